@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -96,7 +97,7 @@ func encode(e *msgpack.Encoder, f *Frame) error {
 	put("seq", uint(f.Seq))
 	put("ts", func() error { return e.EncodeInt(f.Timestamp) })
 	if len(f.Meta) > 0 {
-		put("meta", func() error { return e.EncodeMap(f.Meta) })
+		put("meta", func() error { return encodeMeta(e, f.Meta) })
 	}
 	switch f.Kind {
 	case KindAudio:
@@ -129,6 +130,28 @@ func encode(e *msgpack.Encoder, f *Frame) error {
 		put("op", str(f.Op.String()))
 	}
 	return err
+}
+
+// encodeMeta writes the metadata map with its keys sorted, so that equal frames
+// always encode to equal bytes.
+func encodeMeta(e *msgpack.Encoder, m map[string]any) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if err := e.EncodeMapLen(len(keys)); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := e.EncodeString(k); err != nil {
+			return err
+		}
+		if err := e.Encode(m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Unmarshal decodes exactly one frame from b. Bulk payloads (Data) alias b.
