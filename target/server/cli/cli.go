@@ -1,0 +1,190 @@
+// Package cli implements the `remotemedia` command: run, validate, nodes, serve.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/node"
+	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/target/server/host"
+	modules "github.com/remotemedia/hybrid/wasm-modules"
+)
+
+// errUsage marks errors that should print usage and exit 2.
+var errUsage = errors.New("usage")
+
+const usage = `remotemedia: run media pipelines of WebAssembly and Python nodes.
+
+Usage:
+  remotemedia run DEF --in IN.wav --out OUT.wav [--events EVENTS.jsonl] [flags]
+  remotemedia validate DEF
+  remotemedia nodes [--json | --schema | --markdown]
+  remotemedia serve [--listen 127.0.0.1:8080] [flags]
+
+Run 'remotemedia COMMAND -h' for a command's flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "validate":
+		err = cmdValidate(ctx, args[1:], stdout, stderr)
+	case "nodes":
+		err = cmdNodes(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "remotemedia: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "remotemedia %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "remotemedia %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// wasmFlags are the WASM host settings shared by run, nodes and serve.
+type wasmFlags struct {
+	memoryPages uint
+	callTimeout time.Duration
+	cacheDir    string
+}
+
+func (w *wasmFlags) register(fs *flag.FlagSet) {
+	fs.UintVar(&w.memoryPages, "wasm-memory-pages", 256, "memory cap per WASM node instance, in 64 KiB pages")
+	fs.DurationVar(&w.callTimeout, "wasm-call-timeout", time.Second, "deadline for one call into a WASM node")
+	def := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		def = filepath.Join(dir, "remotemedia", "wazero")
+	}
+	fs.StringVar(&w.cacheDir, "wasm-cache", def, "directory of the compiled-module cache (empty: no cache)")
+}
+
+// registry builds the node registry of this binary: the standard WASM modules on
+// a wazero host.
+func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host, error) {
+	h, err := host.New(ctx, host.Config{
+		MemoryLimitPages: uint32(w.memoryPages),
+		CallTimeout:      w.callTimeout,
+		CacheDir:         w.cacheDir,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := node.NewRegistry()
+	if err := wasmnode.Register(reg, h, modules.Loader{}, wasmnode.Standard); err != nil {
+		h.Close(ctx)
+		return nil, nil, err
+	}
+	return reg, h, nil
+}
+
+// parseArgs parses flags that may come before or after positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: remotemedia %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func cmdNodes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("nodes", stderr, "nodes [--json | --schema | --markdown]")
+	asJSON := fs.Bool("json", false, "print the node specs as JSON")
+	schema := fs.Bool("schema", false, "print the JSON Schema of pipeline definitions")
+	markdown := fs.Bool("markdown", false, "print the node reference as Markdown (docs/nodes.md)")
+	var wf wasmFlags
+	wf.register(fs)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	reg, h, err := wf.registry(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close(ctx)
+	switch {
+	case *schema:
+		return writeSchema(stdout, reg)
+	case *asJSON:
+		return writeSpecsJSON(stdout, reg)
+	case *markdown:
+		return writeMarkdown(stdout, reg)
+	}
+	for _, s := range reg.Specs() {
+		fmt.Fprintf(stdout, "%-12s %-7s %s\n", s.Type, s.Runtime, s.Doc)
+		for _, p := range s.Params {
+			def := ""
+			if p.Default != nil {
+				def = fmt.Sprintf(" (default %v)", p.Default)
+			}
+			fmt.Fprintf(stdout, "    %-14s %-8s%s %s\n", p.Name, p.Type, def, p.Doc)
+		}
+		fmt.Fprintf(stdout, "    ports: in %s, out %s\n", portNames(s.Inputs), portNames(s.Outputs))
+	}
+	return nil
+}
+
+func portNames(ps []node.Port) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		kinds := make([]string, len(p.Kinds))
+		for j, k := range p.Kinds {
+			kinds[j] = k.String()
+		}
+		sort.Strings(kinds)
+		names[i] = p.Name + "(" + strings.Join(kinds, "|") + ")"
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ", ")
+}
