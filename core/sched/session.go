@@ -1,0 +1,658 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
+)
+
+// Options tune a session.
+type Options struct {
+	QueueSize  int // per-node input queue bound, default 16 (NodeDef.QueueSize overrides it)
+	OutputSize int // bound of the Outputs channel, default 64
+	StreamID   string
+}
+
+// Output is a frame emitted on an output port that no edge consumes, or, with
+// Err set and Frame nil, a node error under the Continue policy. Flush and Cancel
+// control frames reach Outputs too, so a consumer can stop playback on a cancel.
+type Output struct {
+	Node  string
+	Port  string
+	Frame *frame.Frame
+	Err   error
+}
+
+// NodeStats is a snapshot of one node's counters.
+type NodeStats struct {
+	ID string
+	// In counts data frames given to Process; Out data frames the node emitted.
+	In, Out uint64
+	// Dropped counts data frames discarded from the node's queue (a drop_oldest
+	// edge making room, or a Cancel); Errors counts Process, Flush and When errors.
+	Dropped, Errors uint64
+	// Filtered counts frames the node emitted that an edge's When kept from crossing.
+	Filtered uint64
+	P50, P99 time.Duration // latency of Process
+	QueueLen int           // frames queued now, data and control
+}
+
+// Session is one running instance of a graph for one stream.
+type Session struct {
+	nodes   []*nodeRun
+	sources []*nodeRun
+	sid     string
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   <-chan struct{}
+
+	inLock      chan struct{} // held by Push and CloseInput
+	inputClosed bool
+
+	epoch    time.Time // latencies are differences of time.Since(epoch)
+	outputs  chan Output
+	wg       sync.WaitGroup
+	finished chan struct{}
+	err      error // set before finished is closed
+	closeErr error
+}
+
+// item is one queued frame and the input port it arrived on.
+type item struct {
+	port int
+	f    *frame.Frame
+}
+
+type outEdge struct {
+	dst    *nodeRun
+	toPort int
+	drop   bool
+	when   func(*frame.Frame) (bool, error)
+	desc   string // for errors: `edge vad.0->asr.0 when "..."`
+}
+
+type nodeRun struct {
+	s         *Session
+	id        string
+	n         node.Node
+	policy    ErrorPolicy
+	portNames []string
+	outs      [][]outEdge // by output port
+
+	data   chan item // data and end-of-stream, in order
+	prio   chan item // flush and cancel, and end-of-stream taken out of data by a drop_oldest sender
+	exited chan struct{}
+
+	eosLeft  int             // end-of-stream frames still expected (one per incoming edge; 1 for a source)
+	recent   [4]*frame.Frame // control frames handled lately, to handle each once on a diamond
+	handling *frame.Frame    // control frame being handled: not forwarded twice if the node emits it
+	stopped  bool            // a Fail error cancelled the session
+	closeErr error
+
+	in, out, dropped, errors, filtered atomic.Uint64
+	lat                                histogram
+	emitFn                             node.Emit
+}
+
+// Start builds every node with Spec.New and starts one goroutine per node. If a
+// node cannot be built, the nodes built so far are closed and the error returned.
+// Cancelling ctx stops the session; Wait then returns the context's error.
+func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
+	if g == nil {
+		return nil, fmt.Errorf("%w: nil graph", ErrGraph)
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 16
+	}
+	if opts.OutputSize <= 0 {
+		opts.OutputSize = 64
+	}
+	incoming, err := check(g)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		sid:      opts.StreamID,
+		inLock:   make(chan struct{}, 1),
+		outputs:  make(chan Output, opts.OutputSize),
+		finished: make(chan struct{}),
+		epoch:    time.Now(),
+	}
+	byID := make(map[string]*nodeRun, len(g.Nodes))
+	for _, nd := range g.Nodes {
+		q := nd.QueueSize
+		if q <= 0 {
+			q = opts.QueueSize
+		}
+		r := &nodeRun{
+			s:       s,
+			id:      nd.ID,
+			policy:  nd.OnError,
+			outs:    make([][]outEdge, len(nd.Spec.Outputs)),
+			data:    make(chan item, q),
+			prio:    make(chan item, 4+incoming[nd.ID]),
+			exited:  make(chan struct{}),
+			eosLeft: max(incoming[nd.ID], 1),
+		}
+		for _, p := range nd.Spec.Outputs {
+			r.portNames = append(r.portNames, p.Name)
+		}
+		r.emitFn = r.emit
+		n, err := nd.Spec.New(ctx, node.Config{ID: nd.ID, StreamID: opts.StreamID, Params: nd.Params})
+		if err == nil && n == nil {
+			err = errors.New("Spec.New returned no node")
+		}
+		if err != nil {
+			for _, built := range s.nodes {
+				_ = built.n.Close()
+			}
+			return nil, fmt.Errorf("sched: node %q: %w", nd.ID, err)
+		}
+		r.n = n
+		s.nodes = append(s.nodes, r)
+		byID[nd.ID] = r
+		if incoming[nd.ID] == 0 {
+			s.sources = append(s.sources, r)
+		}
+	}
+	for _, e := range g.Edges {
+		from := byID[e.From]
+		from.outs[e.FromPort] = append(from.outs[e.FromPort], outEdge{
+			dst:    byID[e.To],
+			toPort: e.ToPort,
+			drop:   e.Policy == DropOldest,
+			when:   e.When,
+			desc:   fmt.Sprintf("edge %s.%d->%s.%d when %q", e.From, e.FromPort, e.To, e.ToPort, e.WhenSource),
+		})
+	}
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.done = s.ctx.Done()
+	s.wg.Add(len(s.nodes))
+	for _, r := range s.nodes {
+		go r.run()
+	}
+	go func() {
+		s.wg.Wait()
+		if s.ctx.Err() != nil {
+			s.err = context.Cause(s.ctx)
+		}
+		s.cancel(nil)
+		var errs []error
+		for _, r := range s.nodes {
+			if r.closeErr != nil {
+				errs = append(errs, fmt.Errorf("sched: node %q: close: %w", r.id, r.closeErr))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+		close(s.outputs)
+		close(s.finished)
+	}()
+	return s, nil
+}
+
+// check validates what the scheduler relies on and returns the number of incoming
+// edges per node.
+func check(g *Graph) (map[string]int, error) {
+	specs := make(map[string]*node.Spec, len(g.Nodes))
+	incoming := make(map[string]int, len(g.Nodes))
+	for i, nd := range g.Nodes {
+		switch {
+		case nd.ID == "":
+			return nil, fmt.Errorf("%w: nodes[%d]: empty id", ErrGraph, i)
+		case nd.Spec == nil || nd.Spec.New == nil:
+			return nil, fmt.Errorf("%w: node %q: no spec or no Spec.New", ErrGraph, nd.ID)
+		case specs[nd.ID] != nil:
+			return nil, fmt.Errorf("%w: node %q: duplicate id", ErrGraph, nd.ID)
+		}
+		specs[nd.ID] = nd.Spec
+	}
+	next := map[string][]string{}
+	for i, e := range g.Edges {
+		from, to := specs[e.From], specs[e.To]
+		switch {
+		case from == nil:
+			return nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.From)
+		case to == nil:
+			return nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.To)
+		case e.FromPort < 0 || e.FromPort >= len(from.Outputs):
+			return nil, fmt.Errorf("%w: edges[%d]: node %q has no output port %d", ErrGraph, i, e.From, e.FromPort)
+		case e.ToPort < 0 || e.ToPort >= max(len(to.Inputs), 1):
+			return nil, fmt.Errorf("%w: edges[%d]: node %q has no input port %d", ErrGraph, i, e.To, e.ToPort)
+		case e.Policy != "" && e.Policy != Block && e.Policy != DropOldest:
+			return nil, fmt.Errorf("%w: edges[%d]: unknown policy %q", ErrGraph, i, e.Policy)
+		}
+		incoming[e.To]++
+		next[e.From] = append(next[e.From], e.To)
+	}
+	// Kahn's algorithm: a cycle would never see its end of stream.
+	left := make(map[string]int, len(incoming))
+	var ready []string
+	for _, nd := range g.Nodes {
+		left[nd.ID] = incoming[nd.ID]
+		if left[nd.ID] == 0 {
+			ready = append(ready, nd.ID)
+		}
+	}
+	seen := 0
+	for len(ready) > 0 {
+		id := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		seen++
+		for _, to := range next[id] {
+			if left[to]--; left[to] == 0 {
+				ready = append(ready, to)
+			}
+		}
+	}
+	if seen != len(g.Nodes) {
+		return nil, fmt.Errorf("%w: the edges form a cycle", ErrGraph)
+	}
+	return incoming, nil
+}
+
+// Push delivers f to every source node (a node with no incoming edge) on input
+// port 0, blocking while a source queue is full. A control frame is handled as
+// by CloseInput (end-of-stream) or Control (flush, cancel). It returns ctx.Err()
+// if ctx ends first, or ErrClosed after CloseInput or once the session has ended.
+func (s *Session) Push(ctx context.Context, f *frame.Frame) error {
+	if f == nil {
+		return errors.New("sched: push of a nil frame")
+	}
+	if f.Kind == frame.KindControl {
+		if f.Op == frame.EndOfStream {
+			return s.CloseInput(ctx)
+		}
+		return s.control(ctx, f)
+	}
+	if err := s.lockInput(ctx); err != nil {
+		return err
+	}
+	defer s.unlockInput()
+	for _, r := range s.sources {
+		if err := r.sendCtx(ctx, item{0, f}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CloseInput ends the stream: an end-of-stream frame follows the data already
+// pushed; every node flushes in topological order and the session ends.
+func (s *Session) CloseInput(ctx context.Context) error {
+	if err := s.lockInput(ctx); err != nil {
+		return err
+	}
+	defer s.unlockInput()
+	s.inputClosed = true
+	eos := frame.NewControl(frame.Header{StreamID: s.sid}, frame.EndOfStream)
+	for _, r := range s.sources {
+		if err := r.sendCtx(ctx, item{0, eos}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Control sends a flush or cancel to every source node ahead of queued data; each
+// node handles it once and forwards it downstream ahead of queued data. Op
+// EndOfStream is CloseInput.
+func (s *Session) Control(ctx context.Context, op frame.ControlOp) error {
+	switch op {
+	case frame.EndOfStream:
+		return s.CloseInput(ctx)
+	case frame.Flush, frame.Cancel:
+		return s.control(ctx, frame.NewControl(frame.Header{StreamID: s.sid}, op))
+	}
+	return fmt.Errorf("%w: %v", ErrControl, op)
+}
+
+func (s *Session) control(ctx context.Context, f *frame.Frame) error {
+	if f.Op != frame.Flush && f.Op != frame.Cancel {
+		return fmt.Errorf("%w: %v", ErrControl, f.Op)
+	}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	for _, r := range s.sources {
+		select {
+		case r.prio <- item{0, f}:
+		case <-r.exited:
+		case <-s.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (s *Session) lockInput(ctx context.Context) error {
+	select {
+	case s.inLock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrClosed
+	}
+	if s.inputClosed {
+		<-s.inLock
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Session) unlockInput() { <-s.inLock }
+
+// Outputs returns the channel of frames emitted on unconsumed output ports and of
+// Continue-policy errors. It is closed when the session has ended. A slow reader
+// slows the whole pipeline down (back-pressure); nobody reading blocks it.
+func (s *Session) Outputs() <-chan Output { return s.outputs }
+
+// Wait waits until every node has finished and returns the first Fail-policy
+// error, the error of the context given to Start, ErrClosed if Close stopped the
+// session early, or nil.
+func (s *Session) Wait() error {
+	<-s.finished
+	return s.err
+}
+
+// Close cancels the session if it is still running, waits for every goroutine to
+// end, and returns the errors of closing the nodes. It is idempotent.
+func (s *Session) Close() error {
+	s.cancel(ErrClosed)
+	<-s.finished
+	return s.closeErr
+}
+
+// Stats returns a snapshot of every node's counters, in graph order. It is safe
+// to call at any time from any goroutine.
+func (s *Session) Stats() []NodeStats {
+	out := make([]NodeStats, len(s.nodes))
+	for i, r := range s.nodes {
+		q := r.lat.quantiles(0.5, 0.99)
+		out[i] = NodeStats{
+			ID: r.id, In: r.in.Load(), Out: r.out.Load(), Dropped: r.dropped.Load(),
+			Errors: r.errors.Load(), Filtered: r.filtered.Load(),
+			P50: q[0], P99: q[1], QueueLen: len(r.data) + len(r.prio),
+		}
+	}
+	return out
+}
+
+// run is the node's goroutine.
+func (r *nodeRun) run() {
+	defer r.s.wg.Done()
+	defer close(r.exited)
+	defer func() { r.closeErr = r.n.Close() }()
+	done := r.s.done
+	for r.eosLeft > 0 && !r.stopped {
+		var it item
+		select {
+		case it = <-r.prio:
+		default:
+			select {
+			case <-done:
+				return
+			default:
+			}
+			select {
+			case it = <-r.data:
+			default:
+				select {
+				case it = <-r.prio:
+				case it = <-r.data:
+				case <-done:
+					return
+				}
+			}
+		}
+		r.handle(it)
+	}
+	// Flush and cancel frames that overtook the last end-of-stream still count.
+	for drained := false; !drained && !r.stopped; {
+		select {
+		case it := <-r.prio:
+			r.handle(it)
+		default:
+			drained = true
+		}
+	}
+	if r.stopped {
+		return
+	}
+	if err := r.n.Flush(r.s.ctx, r.emitFn); err != nil && !r.fail(err) {
+		return
+	}
+	eos := item{f: frame.NewControl(frame.Header{StreamID: r.s.sid}, frame.EndOfStream)}
+	for _, edges := range r.outs {
+		for _, e := range edges {
+			eos.port = e.toPort
+			if !e.dst.send(eos) {
+				return
+			}
+		}
+	}
+}
+
+func (r *nodeRun) handle(it item) {
+	f := it.f
+	if f.Kind != frame.KindControl {
+		r.in.Add(1)
+		t0 := time.Since(r.s.epoch) // monotonic clock only: one read, not two
+		err := r.n.Process(r.s.ctx, it.port, f, r.emitFn)
+		r.lat.record(time.Since(r.s.epoch) - t0)
+		if err != nil {
+			r.fail(err)
+		}
+		return
+	}
+	switch f.Op {
+	case frame.EndOfStream:
+		r.eosLeft--
+		return
+	case frame.Flush, frame.Cancel:
+	default:
+		return
+	}
+	for _, seen := range r.recent {
+		if seen == f {
+			return
+		}
+	}
+	copy(r.recent[1:], r.recent[:])
+	r.recent[0] = f
+	r.handling = f
+	defer func() { r.handling = nil }()
+	var err error
+	if f.Op == frame.Flush {
+		err = r.n.Flush(r.s.ctx, r.emitFn)
+	} else {
+		r.discardQueued()
+		err = r.n.Process(r.s.ctx, it.port, f, r.emitFn)
+	}
+	if err != nil && !r.fail(err) {
+		return
+	}
+	r.forwardControl(f, -1)
+}
+
+// discardQueued drops the data frames queued now, counting them; an end-of-stream
+// among them still counts as received.
+func (r *nodeRun) discardQueued() {
+	for n := len(r.data); n > 0; n-- {
+		select {
+		case it := <-r.data:
+			if it.f.Kind == frame.KindControl {
+				r.eosLeft--
+			} else {
+				r.dropped.Add(1)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// forwardControl sends a flush or cancel ahead of data on every edge of one
+// output port (or all when port < 0), and to Outputs for ports no edge consumes.
+func (r *nodeRun) forwardControl(f *frame.Frame, port int) {
+	for p, edges := range r.outs {
+		if port >= 0 && p != port {
+			continue
+		}
+		if len(edges) == 0 {
+			r.output(Output{Node: r.id, Port: r.portNames[p], Frame: f})
+		}
+		for _, e := range edges {
+			if !e.dst.sendPrio(item{e.toPort, f}) {
+				return
+			}
+		}
+	}
+}
+
+// emit is the node.Emit given to the node: it routes one output frame.
+func (r *nodeRun) emit(port int, f *frame.Frame) {
+	if port < 0 || port >= len(r.outs) || f == nil {
+		r.fail(fmt.Errorf("%w: port %d (the node has %d), frame %v", ErrPort, port, len(r.outs), f != nil))
+		return
+	}
+	if f.Kind == frame.KindControl {
+		// End of stream belongs to the scheduler; a control frame being handled is
+		// forwarded by the scheduler once it has been handled.
+		if f.Op != frame.EndOfStream && f != r.handling {
+			r.forwardControl(f, port)
+		}
+		return
+	}
+	r.out.Add(1)
+	edges := r.outs[port]
+	if len(edges) == 0 {
+		r.output(Output{Node: r.id, Port: r.portNames[port], Frame: f})
+		return
+	}
+	for i := range edges {
+		e := &edges[i]
+		if e.when != nil {
+			ok, err := e.when(f)
+			if err != nil {
+				r.fail(fmt.Errorf("%s: %w", e.desc, err))
+				continue
+			}
+			if !ok {
+				r.filtered.Add(1)
+				continue
+			}
+		}
+		if e.drop {
+			e.dst.sendDropOldest(item{e.toPort, f})
+		} else {
+			e.dst.send(item{e.toPort, f})
+		}
+	}
+}
+
+// fail counts a node error and applies the node's policy. It returns false when
+// the session is being cancelled.
+func (r *nodeRun) fail(err error) bool {
+	r.errors.Add(1)
+	err = fmt.Errorf("sched: node %q: %w", r.id, err)
+	if r.policy == Fail {
+		r.stopped = true
+		r.s.cancel(err)
+		return false
+	}
+	return r.output(Output{Node: r.id, Err: err})
+}
+
+func (r *nodeRun) output(o Output) bool {
+	select {
+	case r.s.outputs <- o:
+		return true
+	default:
+	}
+	select {
+	case r.s.outputs <- o:
+		return true
+	case <-r.s.done:
+		return false
+	}
+}
+
+// send queues it on r, blocking while the queue is full (back-pressure).
+func (r *nodeRun) send(it item) bool {
+	select {
+	case r.data <- it:
+		return true
+	default:
+	}
+	select {
+	case r.data <- it:
+		return true
+	case <-r.s.done:
+		return false
+	}
+}
+
+func (r *nodeRun) sendCtx(ctx context.Context, it item) error {
+	select {
+	case r.data <- it:
+		return nil
+	default:
+	}
+	select {
+	case r.data <- it:
+		return nil
+	case <-r.s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sendDropOldest queues a data frame on r without waiting: while the queue is
+// full it takes out the oldest entry and counts it as dropped. An end-of-stream
+// taken out that way is not dropped but moved to the priority queue: everything
+// queued before it has been received, so its order is kept.
+func (r *nodeRun) sendDropOldest(it item) bool {
+	for {
+		select {
+		case r.data <- it:
+			return true
+		default:
+		}
+		select {
+		case old := <-r.data:
+			if old.f.Kind == frame.KindControl {
+				if !r.sendPrio(old) {
+					return false
+				}
+			} else {
+				r.dropped.Add(1)
+			}
+		case <-r.s.done:
+			return false
+		default:
+		}
+	}
+}
+
+func (r *nodeRun) sendPrio(it item) bool {
+	select {
+	case r.prio <- it:
+		return true
+	case <-r.exited:
+		return true
+	case <-r.s.done:
+		return false
+	}
+}
