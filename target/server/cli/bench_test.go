@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/runner"
+	"github.com/remotemedia/hybrid/core/sched"
+	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/target/server/host"
+	modules "github.com/remotemedia/hybrid/wasm-modules"
+)
+
+// BenchmarkFrontEndChain measures the example definition (to_mono → resample →
+// gain → vad) per 20 ms frame of 48 kHz stereo audio, through the scheduler.
+func BenchmarkFrontEndChain(b *testing.B) {
+	ctx := context.Background()
+	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
+	reg, h, err := wf.registry(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(ctx)
+	data, err := os.ReadFile("../../../examples/speech-frontend.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := runner.Load(data, reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// One second of speech-like audio (a 220 Hz tone with a 3 Hz envelope) cut in 20 ms frames.
+	const rate, per = 48000, 960
+	frames := make([]*frame.Frame, 50)
+	for i := range frames {
+		s := make([]float32, 2*per)
+		for j := 0; j < per; j++ {
+			t := float64(i*per+j) / rate
+			v := float32(0.3 * math.Sin(2*math.Pi*220*t) * (0.5 + 0.5*math.Sin(2*math.Pi*3*t)))
+			s[2*j], s[2*j+1] = v, v
+		}
+		frames[i] = frame.NewAudioF32(frame.Header{Seq: uint64(i), Timestamp: int64(i) * 20000}, rate, 2, s)
+	}
+	s, err := sched.Start(ctx, p.Graph, sched.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	go func() {
+		for range s.Outputs() {
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Push(ctx, frames[i%len(frames)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.CloseInput(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/frame")
+}
+
+// BenchmarkLoadModules measures compiling every standard module on a new host:
+// cold (empty cache directory) and cached (a directory a previous host filled).
+func BenchmarkLoadModules(b *testing.B) {
+	ctx := context.Background()
+	load := func(b *testing.B, dir string) {
+		h, err := host.New(ctx, host.Config{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close(ctx)
+		for _, m := range wasmnode.Standard {
+			wasm, err := modules.Loader{}.Load(ctx, m.File)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := h.Compile(ctx, m.File, wasm); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			load(b, b.TempDir())
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		dir := b.TempDir()
+		load(b, dir)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			load(b, dir)
+		}
+	})
+}
