@@ -1,0 +1,78 @@
+package def_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/remotemedia/hybrid/core/def"
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
+	"github.com/remotemedia/hybrid/core/wasmnode"
+)
+
+var errNoNew = errors.New("test registry: nodes are not made in def tests")
+
+func noNew(context.Context, node.Config) (node.Node, error) { return nil, errNoNew }
+
+// testSpecs are small specs beside the standard ones: a fan-in node with named
+// inputs, a json/text sink, and a Python-only node with a text output.
+var testSpecs = []node.Spec{
+	{
+		Type: "mixer", Runtime: node.RuntimeGo, Doc: "mixes two audio inputs",
+		Inputs: []node.Port{
+			{Name: "a", Kinds: []frame.Kind{frame.KindAudio}},
+			{Name: "b", Kinds: []frame.Kind{frame.KindAudio}},
+		},
+		Outputs: []node.Port{{Name: "out", Kinds: []frame.Kind{frame.KindAudio}}},
+	},
+	{
+		Type: "logger", Runtime: node.RuntimeGo, Doc: "logs json and text frames",
+		Params: []node.Param{
+			{Name: "prefix", Type: node.ParamString, Required: true, Doc: "line prefix"},
+			{Name: "level", Type: node.ParamString, Default: "info", Enum: []string{"debug", "info"}, Doc: "log level"},
+			{Name: "every", Type: node.ParamInteger, Default: 1, Min: node.Bound(0), ExclusiveMin: true, Doc: "log every n-th frame"},
+		},
+		Inputs:  []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindJSON, frame.KindText}}},
+		Outputs: []node.Port{{Name: "out", Kinds: []frame.Kind{frame.KindJSON}}},
+		Example: map[string]any{"prefix": "> ", "every": 10},
+	},
+	{
+		Type: "asr", Runtime: node.RuntimePython, Doc: "speech to text",
+		Params:  []node.Param{{Name: "model", Type: node.ParamString, Default: "tiny.en", Doc: "model name"}},
+		Inputs:  []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}},
+		Outputs: []node.Port{{Name: "text", Kinds: []frame.Kind{frame.KindText}}},
+	},
+}
+
+// testRegistry registers wasmnode.Standard as wasm specs and testSpecs, all with
+// a New that fails: def never calls it.
+func testRegistry(t testing.TB) *node.Registry {
+	t.Helper()
+	reg := node.NewRegistry()
+	for _, m := range wasmnode.Standard {
+		s := m.Spec
+		s.Runtime = node.RuntimeWASM
+		s.New = noNew
+		if err := reg.Register(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range testSpecs {
+		s.New = noNew
+		if err := reg.Register(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reg
+}
+
+// parseValidate returns the error of Parse, else of Validate.
+func parseValidate(t testing.TB, reg *node.Registry, src string) error {
+	t.Helper()
+	d, err := def.Parse([]byte(src))
+	if err != nil {
+		return err
+	}
+	return def.Validate(d, reg)
+}
