@@ -49,7 +49,7 @@ var Standard = []ModuleSpec{
 		Doc:  "Resamples f32 audio (any channel count) to another rate with a polyphase windowed-sinc filter; any rate pair.",
 		Params: []node.Param{
 			{Name: "rate", Type: node.ParamInteger, Default: 16000, Min: node.Bound(1000), Max: node.Bound(384000), Doc: "output sample rate in Hz"},
-			{Name: "quality", Type: node.ParamString, Default: "high", Enum: []string{"fast", "high"}, Doc: "`high`: 32 zero crossings per side (≥ 80 dB); `fast`: 8"},
+			{Name: "quality", Type: node.ParamString, Default: "high", Enum: []string{"fast", "high", "best"}, Doc: "filter length: `fast` 8 zero crossings per side (60 dB design), `high` 16 (90 dB), `best` 32 (100 dB)"},
 		},
 		Inputs: audioIn, Outputs: audioOut,
 		Example: map[string]any{"rate": 16000},

@@ -1,0 +1,59 @@
+// Package modules embeds the standard WebAssembly node modules built into build/
+// by `make modules` (sources in src/ and go/, guest SDKs in include/ and sdk/go/).
+// A tree where they were not built still compiles; loading a module then fails
+// with an error saying how to build them.
+package modules
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed build
+var files embed.FS
+
+// FS returns the embedded build/ folder: the standard modules as <name>.wasm at
+// its root (and test modules under test/, when they were built).
+func FS() fs.FS {
+	sub, err := fs.Sub(files, "build")
+	if err != nil { // only if the embed directive changes
+		return files
+	}
+	return sub
+}
+
+// Names returns the file names of the embedded standard modules (for example
+// "gain.wasm"), sorted.
+func Names() []string {
+	entries, _ := fs.ReadDir(FS(), ".")
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".wasm") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Loader loads modules from the embedded files; it implements core/wasmnode.Loader.
+type Loader struct{}
+
+// Load returns the bytes of the module file name (for example "gain.wasm" or
+// "test/echo.wasm"). A module that was not built gives an error wrapping
+// fs.ErrNotExist.
+func (Loader) Load(_ context.Context, name string) ([]byte, error) {
+	if !strings.HasSuffix(name, ".wasm") || !fs.ValidPath(name) || path.Clean(name) != name {
+		return nil, fmt.Errorf("modules: %q: not a module file name: %w", name, fs.ErrNotExist)
+	}
+	b, err := fs.ReadFile(FS(), name)
+	if err != nil {
+		return nil, fmt.Errorf("modules: %s is not embedded in this binary (run `make modules`, then rebuild): %w", name, fs.ErrNotExist)
+	}
+	return b, nil
+}

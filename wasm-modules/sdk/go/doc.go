@@ -1,0 +1,26 @@
+// Package rm is the Go guest SDK for RemoteMedia WASM node modules (ABI v1,
+// docs/wasm-abi.md). A module implements Node and registers it from main or init:
+//
+//	type gain struct{ g float32 }
+//
+//	func (n *gain) Init(p rm.Params) error { n.g = float32(p.Number("linear", 1)); return nil }
+//	func (n *gain) Process(f rm.Frame) error {
+//		s := f.F32()
+//		for i := range s {
+//			s[i] *= n.g
+//		}
+//		rm.Emit(0, f)
+//		return nil
+//	}
+//	func (n *gain) Flush() error { return nil }
+//
+//	func main() { rm.Register(&gain{}) }
+//
+// and is built as a WASI reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o gain.wasm .
+//
+// The SDK provides the module's exports (rm_abi_version, rm_alloc, rm_free, rm_init,
+// rm_process, rm_flush) and calls the rm imports; those parts are built only for
+// GOOS=wasip1, while Params also builds (and is tested) on the host.
+package rm

@@ -1,0 +1,195 @@
+/* resample: polyphase windowed-sinc (Kaiser) resampler for interleaved f32 audio, any rate pair.
+ *
+ * Output sample n sits at input position x = n*M/L (L/M = out/in reduced by their gcd) and is
+ * sum_m in[m] * g(x - m), g a Kaiser-windowed sinc cut off below the lower Nyquist with Z zero
+ * crossings per side. Input before the stream's start reads as zeros, so output n is exactly
+ * at time t0 + n/out_rate; flush pads zeros through the filter's lookahead so no input is lost.
+ * With L <= MAX_PHASES the filter is tabulated per phase; otherwise MAX_PHASES+1 rows are
+ * tabulated and interpolated linearly. */
+#include <remotemedia.h>
+#include <wasm_simd128.h>
+
+#define MAX_PHASES 1024
+
+static uint32_t out_rate, zero_crossings;
+static double atten_db;
+
+/* the current stream */
+static uint32_t in_rate, channels, L, M, phases, taps, half; /* taps: padded to a multiple of 4 */
+static float *table, *interp;
+static float *hist; /* planar: channel c at hist + c*cap */
+static uint32_t cap, hlen;
+static int64_t hbase;                 /* input index of hist[0] */
+static int64_t in_count, cur_i, n_out; /* cur_i, cur_p: position of output n_out */
+static uint32_t cur_p;
+static int64_t t0_us;
+static rm_buf out;
+
+int rm_node_init(const rm_params *p) {
+  double r = rm_param_number(p, "rate", 16000);
+  char q[8];
+  rm_param_string(p, "quality", q, sizeof q, "high");
+  if (r < 1000 || r > 384000) return rm_fail("resample: param rate must be in [1000, 384000]");
+  out_rate = (uint32_t)r;
+  if (q[0] == 'b' && q[1] == 'e' && q[2] == 's' && q[3] == 't' && !q[4]) zero_crossings = 32, atten_db = 100;
+  else if (q[0] == 'h' && q[1] == 'i' && q[2] == 'g' && q[3] == 'h' && !q[4]) zero_crossings = 16, atten_db = 90;
+  else if (q[0] == 'f' && q[1] == 'a' && q[2] == 's' && q[3] == 't' && !q[4]) zero_crossings = 8, atten_db = 60;
+  else return rm_fail("resample: param quality must be \"fast\", \"high\" or \"best\"");
+  return 0;
+}
+
+static double bessel_i0(double x) {
+  double sum = 1, term = 1, y = x * x / 4;
+  for (int k = 1; k < 200 && term > 1e-17 * sum; k++) term *= y / ((double)k * k), sum += term;
+  return sum;
+}
+
+static uint32_t gcd(uint32_t a, uint32_t b) {
+  while (b) {
+    uint32_t t = a % b;
+    a = b, b = t;
+  }
+  return a;
+}
+
+static void release(void) {
+  rm_free(table), rm_free(interp), rm_free(hist);
+  table = interp = hist = 0;
+  cap = hlen = 0;
+  in_rate = 0;
+}
+
+/* Designs the filter for rate and sets up an empty stream starting at ts. */
+static int setup(uint32_t rate, uint32_t ch, int64_t ts) {
+  release();
+  uint32_t g = gcd(out_rate, rate);
+  L = out_rate / g, M = rate / g, channels = ch, in_rate = rate;
+  double nyq = (rate < out_rate ? rate : out_rate) / 2.0;
+  double cutoff = nyq / (1 + (atten_db - 7.95) / (28.7 * zero_crossings)); /* transition band ends at nyq */
+  double fc = cutoff / rate, wreal = zero_crossings / (2 * fc);
+  double beta = 0.1102 * (atten_db - 8.7), i0b = bessel_i0(beta);
+  half = (uint32_t)wreal + 1;
+  taps = (2 * half + 3) & ~3u;
+  phases = L <= MAX_PHASES ? L : MAX_PHASES;
+  table = rm_alloc((phases + 1) * taps * 4);
+  interp = rm_alloc(taps * 4);
+  if (!table || !interp) return rm_fail("resample: out of memory for the filter");
+  for (uint32_t ph = 0; ph <= phases; ph++) {
+    float *row = table + ph * taps;
+    double sum = 0;
+    for (uint32_t t = 0; t < taps; t++) {
+      double u = (double)half - 1 - t + (double)ph / phases, v = 0;
+      if (u > -wreal && u < wreal) {
+        double a = 2 * fc * u * 3.141592653589793, w = u / wreal;
+        v = 2 * fc * (a == 0 ? 1 : rm_sin(a) / a) * bessel_i0(beta * __builtin_sqrt(1 - w * w)) / i0b;
+      }
+      row[t] = (float)v, sum += v;
+    }
+    for (uint32_t t = 0; t < taps; t++) row[t] = (float)(row[t] / sum);
+  }
+  hbase = -(int64_t)half, hlen = half; /* zeros before the start */
+  in_count = cur_i = n_out = 0, cur_p = 0, t0_us = ts;
+  return 0;
+}
+
+/* Makes room for n more input samples per channel. */
+static int reserve(uint32_t n) {
+  if (hlen + n <= cap) return 0;
+  uint32_t ncap = (hlen + n) * 2;
+  float *nh = rm_alloc(ncap * channels * 4);
+  if (!nh) return rm_fail("resample: out of memory");
+  for (uint32_t c = 0; c < channels; c++)
+    for (uint32_t i = 0; i < hlen; i++) nh[c * ncap + i] = hist ? hist[c * cap + i] : 0;
+  rm_free(hist);
+  hist = nh, cap = ncap;
+  return 0;
+}
+
+static inline float dot(const float *x, const float *h, uint32_t n) {
+  v128_t a = wasm_f32x4_splat(0), b = a, c = a, d = a;
+  uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(x + i), wasm_v128_load(h + i)));
+    b = wasm_f32x4_add(b, wasm_f32x4_mul(wasm_v128_load(x + i + 4), wasm_v128_load(h + i + 4)));
+    c = wasm_f32x4_add(c, wasm_f32x4_mul(wasm_v128_load(x + i + 8), wasm_v128_load(h + i + 8)));
+    d = wasm_f32x4_add(d, wasm_f32x4_mul(wasm_v128_load(x + i + 12), wasm_v128_load(h + i + 12)));
+  }
+  for (; i < n; i += 4) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(x + i), wasm_v128_load(h + i)));
+  a = wasm_f32x4_add(wasm_f32x4_add(a, b), wasm_f32x4_add(c, d));
+  return wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1) + wasm_f32x4_extract_lane(a, 2) +
+         wasm_f32x4_extract_lane(a, 3);
+}
+
+/* Computes every output whose taps are available (and, with limit, only those before input
+ * index limit), emits them as one frame and drops history no longer needed. */
+static int produce(int64_t limit) {
+  int64_t last = hbase + hlen - 1, look = (int64_t)taps - half;
+  uint32_t n = 0, maxn = (uint32_t)((int64_t)(hlen + 1) * L / M + 2);
+  float *o = rm_buf_reserve(&out, maxn * channels * 4);
+  if (!o) return rm_fail("resample: out of memory");
+  int64_t first = n_out;
+  while (cur_i + look <= last && cur_i < limit && n < maxn) {
+    const float *h = interp;
+    if (L <= MAX_PHASES) h = table + cur_p * taps;
+    else {
+      double x = (double)cur_p * phases / L;
+      uint32_t r = (uint32_t)x;
+      float a = (float)(x - r);
+      const float *h0 = table + r * taps, *h1 = h0 + taps;
+      for (uint32_t t = 0; t < taps; t++) interp[t] = h0[t] + a * (h1[t] - h0[t]);
+    }
+    uint32_t off = (uint32_t)(cur_i - half + 1 - hbase);
+    for (uint32_t c = 0; c < channels; c++) o[n * channels + c] = dot(hist + c * cap + off, h, taps);
+    n++, n_out++;
+    cur_i += M / L, cur_p += M % L; /* constant divisions: hoisted out of the loop */
+    if (cur_p >= L) cur_p -= L, cur_i++;
+  }
+  if (n) rm_emit_f32(0, out_rate, (uint16_t)channels, t0_us + first * 1000000 / out_rate, o, n * channels);
+  int64_t keep = cur_i - half + 1;
+  if (keep > hbase) {
+    uint32_t drop = (uint32_t)(keep - hbase > hlen ? hlen : keep - hbase);
+    for (uint32_t c = 0; c < channels; c++) {
+      float *hc = hist + c * cap;
+      for (uint32_t i = drop; i < hlen; i++) hc[i - drop] = hc[i];
+    }
+    hlen -= drop, hbase += drop;
+  }
+  return 0;
+}
+
+/* Emits the tail of the current stream and forgets it. */
+static int finish(void) {
+  if (!in_rate) return 0;
+  uint32_t pad = taps;
+  if (reserve(pad)) return 1;
+  for (uint32_t c = 0; c < channels; c++)
+    for (uint32_t i = 0; i < pad; i++) hist[c * cap + hlen + i] = 0;
+  hlen += pad;
+  int rc = produce(in_count);
+  release();
+  return rc;
+}
+
+int rm_node_process(const rm_frame *f) {
+  if (f->h.kind != RM_KIND_AUDIO || f->h.format != RM_F32) return rm_fail("resample: input must be f32 audio");
+  if (!f->h.channels || !f->h.sample_rate) return rm_fail("resample: channels and sample_rate must be > 0");
+  if (f->h.sample_rate == out_rate) {
+    if (finish()) return 1;
+    rm_emit(&f->h, 0, f->data, f->len);
+    return 0;
+  }
+  if (f->h.sample_rate != in_rate || f->h.channels != channels) {
+    if (finish() || setup(f->h.sample_rate, f->h.channels, f->h.timestamp_us)) return 1;
+  }
+  uint32_t frames = f->len / 4 / channels;
+  if (reserve(frames)) return 1;
+  const float *in = f->data;
+  for (uint32_t c = 0; c < channels; c++) {
+    float *hc = hist + c * cap + hlen;
+    for (uint32_t i = 0; i < frames; i++) hc[i] = in[i * channels + c];
+  }
+  hlen += frames, in_count += frames;
+  return produce(INT64_MAX);
+}
+
+int rm_node_flush(void) { return finish(); }
