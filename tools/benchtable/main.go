@@ -1,0 +1,166 @@
+// Command benchtable runs the project's benchmarks (`make bench`) and prints one
+// table of the figures the issues ask for, each beside its target. Every figure
+// comes from one run on this machine, so compare the ratios, not the absolutes,
+// across machines.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// suite is one `go test -bench` invocation.
+type suite struct {
+	dir, pkg, bench, benchtime string
+}
+
+var suites = []suite{
+	{".", "./core/sched", "Chain", "100000x"},
+	{".", "./target/server/host", "ProcessEmpty|FuncCall", "200000x"},
+	{".", "./target/server/cli", "FrontEndChain|LoadModules", "1s"},
+	{".", "./wasm-modules", ".", "2000x"},
+	{".", "./pyproxy", "RoundTrip|Throughput", "1s"},
+	{"e2e", "./...", "Browser", "1x"},
+}
+
+// row is one line of the table: a metric of a benchmark, and its target.
+type row struct {
+	what   string
+	bench  string  // benchmark name without the -GOMAXPROCS suffix
+	unit   string  // metric unit as go test prints it
+	scale  float64 // multiply the value by this for display
+	shown  string  // display unit
+	target float64 // in display units; 0 = no target
+	atMost bool    // true: value must be <= target; false: >=
+}
+
+var rows = []row{
+	{"scheduler: one hop, 8-node chain", "BenchmarkChain/nodes=8", "ns/hop", 1, "ns", 1000, true},
+	{"scheduler: allocations per hop", "BenchmarkChain/nodes=8", "allocs/hop", 1, "allocs", 1, true},
+	{"WASM call overhead (empty node, 20 ms stereo frame in)", "BenchmarkProcessEmpty", "ns/op", 1e-3, "µs", 0.5, true},
+	{"WASM raw export call", "BenchmarkFuncCall", "ns/op", 1, "ns", 0, true},
+	{"example chain per 20 ms 48 kHz stereo frame (scheduler + 4 modules)", "BenchmarkFrontEndChain", "µs/frame", 1, "µs", 12, true},
+	{"standard modules loaded, cold", "BenchmarkLoadModules/cold", "ns/op", 1e-6, "ms", 0, true},
+	{"standard modules loaded, from cache", "BenchmarkLoadModules/cached", "ns/op", 1e-6, "ms", 50, true},
+	{"gain: wasm", "BenchmarkGain/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"gain: native Go", "BenchmarkGain/native", "ns/op", 1e-3, "µs", 0, true},
+	{"to_mono: wasm", "BenchmarkToMono/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"to_mono: native Go", "BenchmarkToMono/native", "ns/op", 1e-3, "µs", 0, true},
+	{"convert: wasm", "BenchmarkConvert/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"convert: native Go", "BenchmarkConvert/native", "ns/op", 1e-3, "µs", 0, true},
+	{"resample 48k→16k high: wasm", "BenchmarkResample/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"resample 48k→16k fast: wasm", "BenchmarkResample/wasm-fast", "ns/op", 1e-3, "µs", 0, true},
+	{"resample 48k→16k high: native Go", "BenchmarkResample/native", "ns/op", 1e-3, "µs", 0, true},
+	{"vad: wasm", "BenchmarkVAD/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"vad: native Go", "BenchmarkVAD/native", "ns/op", 1e-3, "µs", 0, true},
+	{"chunker (Go guest): wasm", "BenchmarkChunker/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"chain of modules without scheduler: wasm", "BenchmarkChain/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"chain of modules without scheduler: native Go", "BenchmarkChain/native", "ns/op", 1e-3, "µs", 0, true},
+	{"Python pass-through round trip p50", "BenchmarkRoundTrip", "p50-µs", 1, "µs", 300, true},
+	{"Python pass-through round trip p99", "BenchmarkRoundTrip", "p99-µs", 1, "µs", 1000, true},
+	{"Python throughput, 1 worker", "BenchmarkThroughput/workers=1", "frames/s", 1, "frames/s", 0, false},
+	{"Python throughput, 2 workers", "BenchmarkThroughput/workers=2", "frames/s", 1, "frames/s", 0, false},
+	{"Python throughput, 4 workers", "BenchmarkThroughput/workers=4", "frames/s", 1, "frames/s", 0, false},
+}
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+func main() {
+	only := flag.String("only", "", "run only the suites whose package contains this")
+	flag.Parse()
+	results := map[string]map[string]float64{}
+	var order []string
+	var failed []string
+	for _, s := range suites {
+		if *only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "benchtable: %s %s -bench %s\n", s.dir, s.pkg, s.bench)
+		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", "1", "-benchtime", s.benchtime, s.pkg)
+		cmd.Dir = s.dir
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			failed = append(failed, fmt.Sprintf("%s %s: %v", s.dir, s.pkg, err))
+		}
+		sc := bufio.NewScanner(&out)
+		for sc.Scan() {
+			m := line.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			name := m[1]
+			if _, seen := results[name]; !seen {
+				order = append(order, name)
+				results[name] = map[string]float64{}
+			}
+			f := strings.Fields(m[2])
+			for i := 0; i+1 < len(f); i += 2 {
+				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+					results[name][f[i+1]] = v
+				}
+			}
+		}
+	}
+
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASURE\tVALUE\tTARGET\tMEETS")
+	used := map[string]bool{}
+	for _, r := range rows {
+		v, ok := results[r.bench][r.unit]
+		if !ok {
+			continue
+		}
+		used[r.bench] = true
+		v *= r.scale
+		target, meets := "", ""
+		if r.target > 0 {
+			op := "≥"
+			if r.atMost {
+				op = "≤"
+			}
+			target = fmt.Sprintf("%s %s %s", op, num(r.target), r.shown)
+			meets = "yes"
+			if (r.atMost && v > r.target) || (!r.atMost && v < r.target) {
+				meets = "NO"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", r.what, num(v), r.shown, target, meets)
+	}
+	tw.Flush()
+
+	fmt.Println("\nAll benchmarks (per op unless the unit says otherwise):")
+	for _, name := range order {
+		var parts []string
+		for unit, v := range results[name] {
+			parts = append(parts, fmt.Sprintf("%s %s", num(v), unit))
+		}
+		sort.Strings(parts)
+		fmt.Printf("  %-48s %s\n", name, strings.Join(parts, ", "))
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
+		os.Exit(1)
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+}
