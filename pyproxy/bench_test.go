@@ -1,0 +1,111 @@
+package pyproxy
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
+)
+
+// audio20ms is 20 ms of 48 kHz stereo f32 (7680 bytes of samples).
+func audio20ms(b *testing.B) []byte {
+	samples := make([]float32, 960*2)
+	for i := range samples {
+		samples[i] = float32(math.Sin(float64(i) / 10))
+	}
+	enc, err := frame.Marshal(frame.NewAudioF32(frame.Header{StreamID: "bench"}, 48000, 2, samples))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return enc
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkRoundTrip sends one 20 ms frame at a time through a pass-through Python
+// node: over HTTP with core/pynode's client ("http"), and through Proxy.Feed
+// without HTTP ("pipe"), which isolates the worker pipe and Python.
+func BenchmarkRoundTrip(b *testing.B) {
+	p := newProxy(b, Config{})
+	_, c := serve(b, p)
+	ctx := context.Background()
+	body := audio20ms(b)
+	id := open(b, c, "PassThrough", nil)
+	b.Run("http", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			start := time.Now()
+			n := 0
+			if err := c.Send(ctx, id, body, func(*frame.Frame) { n++ }); err != nil || n != 1 {
+				b.Fatalf("%d outputs, %v", n, err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportPercentiles(b, lat)
+	})
+	b.Run("pipe", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			start := time.Now()
+			n := 0
+			if err := p.Feed(ctx, id, body, func([]byte) error { n++; return nil }); err != nil || n != 1 {
+				b.Fatalf("%d outputs, %v", n, err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportPercentiles(b, lat)
+	})
+}
+
+// BenchmarkThroughput pushes 20 ms frames over HTTP from 4 concurrent sessions
+// spread over 1, 2 and 4 workers; frames/s is the aggregate rate.
+func BenchmarkThroughput(b *testing.B) {
+	const sessions = 4
+	body := audio20ms(b)
+	ctx := context.Background()
+	for _, workers := range []int{1, 2, 4} {
+		p := newProxy(b, Config{Workers: workers})
+		_, c := serve(b, p)
+		ids := make([]string, sessions)
+		for i := range ids {
+			ids[i] = open(b, c, "PassThrough", nil)
+		}
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			var wg sync.WaitGroup
+			start := time.Now()
+			for _, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for left.Add(-1) >= 0 {
+						if err := c.Send(ctx, id, body, func(*frame.Frame) {}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+		})
+		_ = p.Close()
+	}
+}

@@ -1,0 +1,234 @@
+package pyproxy
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/remotemedia/hybrid/core/frame"
+)
+
+// ContentType is the media type of request and response bodies that carry frames.
+const ContentType = "application/x-msgpack"
+
+// Handler returns the proxy's HTTP API (docs/pyproxy.md) as a standalone handler.
+func (p *Proxy) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	p.Register(e, "")
+	return e
+}
+
+// Register mounts the API on e under prefix ("" or e.g. "/py"), with its own auth,
+// CORS, body-limit and error-rendering middleware scoped to those routes.
+func (p *Proxy) Register(e *echo.Echo, prefix string) {
+	mws := []echo.MiddlewareFunc{p.renderErrors}
+	if len(p.cfg.AllowOrigins) > 0 {
+		mws = append(mws, middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: p.cfg.AllowOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
+		}))
+	}
+	mws = append(mws, p.auth(prefix+"/healthz"), middleware.BodyLimit(p.cfg.BodyLimit))
+	g := e.Group(prefix, mws...)
+	g.GET("/healthz", p.healthz)
+	g.GET("/metrics", func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4")
+		p.writeMetrics(c.Response())
+		return nil
+	})
+	g.GET("/v1/nodes", func(c echo.Context) error { return c.JSON(http.StatusOK, p.Nodes()) })
+	g.POST("/v1/sessions", p.openSession)
+	g.POST("/v1/sessions/:id/frames", p.postFrames)
+	g.POST("/v1/sessions/:id/flush", p.postFlush)
+	g.DELETE("/v1/sessions/:id", func(c echo.Context) error {
+		if err := p.CloseSession(c.Request().Context(), c.Param("id")); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	g.GET("/v1/sessions/:id/ws", p.websocket)
+}
+
+// Serve serves the API on ln until ctx ends. It refuses a non-loopback listener
+// when no token is configured (ErrNoToken). It does not Close the proxy.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	if err := CheckListen(ln.Addr().String(), p.cfg.Token); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// auth requires the bearer token (also accepted as ?token= on WebSocket routes,
+// which browsers cannot give headers) on every route but open.
+func (p *Proxy) auth(open string) echo.MiddlewareFunc {
+	want := []byte("Bearer " + p.cfg.Token)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if p.cfg.Token == "" || c.Request().URL.Path == open {
+				return next(c)
+			}
+			got := c.Request().Header.Get(echo.HeaderAuthorization)
+			if got == "" && strings.HasSuffix(c.Path(), "/ws") && c.QueryParam("token") != "" {
+				got = "Bearer " + c.QueryParam("token")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="pyproxy"`)
+				return echo.NewHTTPError(http.StatusUnauthorized, "pyproxy: missing or wrong bearer token")
+			}
+			return next(c)
+		}
+	}
+}
+
+// renderErrors writes every error of the API's routes as JSON {"error": "..."}
+// with its status, whatever error handler the embedding Echo has.
+func (p *Proxy) renderErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		status, body := errorBody(err)
+		return c.JSON(status, body)
+	}
+}
+
+func errorBody(err error) (int, map[string]any) {
+	body := map[string]any{"error": err.Error()}
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		body["error"] = fmt.Sprint(he.Message)
+		return he.Code, body
+	case errors.Is(err, ErrBadFrame), errors.Is(err, ErrConfig):
+		return http.StatusBadRequest, body
+	case errors.Is(err, ErrUnknownSession), errors.Is(err, ErrUnknownNodeType):
+		return http.StatusNotFound, body
+	case errors.Is(err, ErrSessionCap):
+		return http.StatusTooManyRequests, body
+	case errors.Is(err, ErrNode):
+		return http.StatusUnprocessableEntity, body
+	case errors.Is(err, ErrWorkerDied):
+		return http.StatusBadGateway, body
+	case errors.Is(err, ErrTimeout):
+		return http.StatusGatewayTimeout, body
+	case errors.Is(err, ErrNoWorker), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable, body
+	}
+	return http.StatusInternalServerError, body
+}
+
+func (p *Proxy) healthz(c echo.Context) error {
+	workers := p.Workers()
+	status := http.StatusServiceUnavailable
+	for _, w := range workers {
+		if w.Alive {
+			status = http.StatusOK
+		}
+	}
+	return c.JSON(status, map[string]any{"ok": status == http.StatusOK, "workers": workers})
+}
+
+func (p *Proxy) openSession(c echo.Context) error {
+	var req struct {
+		NodeType string         `json:"node_type"`
+		Params   map[string]any `json:"params"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
+		return bodyError(err, "pyproxy: want JSON {\"node_type\": ..., \"params\": {...}}")
+	}
+	if req.NodeType == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "pyproxy: node_type is required")
+	}
+	id, err := p.Open(c.Request().Context(), req.NodeType, req.Params)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"session_id": id})
+}
+
+// bodyError keeps the body limit's 413 and turns anything else into a 400.
+func bodyError(err error, what string) error {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%s: %v", what, err))
+}
+
+func (p *Proxy) postFrames(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return bodyError(err, "pyproxy: reading body")
+	}
+	out := &outStream{c: c}
+	return out.finish(p, c.Param("id"), p.Feed(c.Request().Context(), c.Param("id"), body, out.write))
+}
+
+func (p *Proxy) postFlush(c echo.Context) error {
+	out := &outStream{c: c}
+	return out.finish(p, c.Param("id"), p.Flush(c.Request().Context(), c.Param("id"), out.write))
+}
+
+// outStream streams output frames as the response body, flushing each one. The
+// status is sent with the first output, so an error before any output is a plain
+// HTTP error and one after it becomes an error frame at the end of the stream.
+type outStream struct {
+	c       echo.Context
+	started bool
+}
+
+func (o *outStream) write(b []byte) error {
+	r := o.c.Response()
+	if !o.started {
+		o.started = true
+		r.Header().Set(echo.HeaderContentType, ContentType)
+		r.WriteHeader(http.StatusOK)
+	}
+	if _, err := r.Write(b); err != nil {
+		return err
+	}
+	r.Flush()
+	return nil
+}
+
+func (o *outStream) finish(p *Proxy, session string, err error) error {
+	switch {
+	case err != nil && !o.started:
+		return err
+	case err != nil:
+		return o.write(errorFrame(err, p.nodeTypeOf(session), session))
+	case !o.started:
+		return o.write(nil)
+	}
+	return nil
+}
+
+// errorFrame encodes err as a json frame {"error", "node_type", "session"} with meta {"error": true}.
+func errorFrame(err error, nodeType, session string) []byte {
+	js, _ := json.Marshal(map[string]string{"error": err.Error(), "node_type": nodeType, "session": session})
+	b, _ := frame.Marshal(frame.NewJSON(frame.Header{StreamID: session, Meta: map[string]any{"error": true}}, js))
+	return b
+}

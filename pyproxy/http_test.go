@@ -1,0 +1,262 @@
+package pyproxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/pynode"
+)
+
+func TestPassThroughHTTP(t *testing.T) {
+	p := newProxy(t, Config{})
+	srv, _ := serve(t, p)
+
+	status, _, body := do(t, "GET", srv.URL+"/v1/nodes", nil, nil)
+	var nodes []NodeType
+	if err := json.Unmarshal([]byte(body), &nodes); status != 200 || err != nil {
+		t.Fatalf("GET /v1/nodes: %d %s (%v)", status, body, err)
+	}
+	byType := map[string]NodeType{}
+	for _, n := range nodes {
+		byType[n.Type] = n
+	}
+	if _, ok := byType["PassThrough"]; !ok {
+		t.Fatalf("PassThrough missing from %s", body)
+	}
+	if ps := byType["Sleep"].Params; len(ps) != 1 || ps[0].Name != "seconds" || ps[0].Default != 1.0 || ps[0].Type != "number" {
+		t.Errorf("Sleep params = %+v, want seconds: number = 1", ps)
+	}
+
+	status, _, body = do(t, "POST", srv.URL+"/v1/sessions", nil, []byte(`{"node_type":"PassThrough","params":{}}`))
+	var opened struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &opened); status != http.StatusCreated || err != nil || opened.SessionID == "" {
+		t.Fatalf("open: %d %s", status, body)
+	}
+	audio := frame.NewAudioF32(frame.Header{StreamID: "s", Seq: 1, Timestamp: 20000, Meta: map[string]any{"k": "v"}}, 48000, 2, []float32{0.5, -0.25, 1, 0})
+	in := encode(t, audio, text(2, "héllo"), frame.NewJSON(frame.Header{Seq: 3}, []byte(`{"a":1}`)))
+	status, hdr, body := do(t, "POST", srv.URL+"/v1/sessions/"+opened.SessionID+"/frames", map[string]string{"Content-Type": ContentType}, in)
+	if status != 200 || hdr.Get("Content-Type") != ContentType {
+		t.Fatalf("frames: %d %s %q", status, hdr.Get("Content-Type"), body)
+	}
+	if !bytes.Equal([]byte(body), in) {
+		t.Errorf("pass-through returned %d bytes, want the %d input bytes unchanged", len(body), len(in))
+	}
+	if status, _, body = do(t, "DELETE", srv.URL+"/v1/sessions/"+opened.SessionID, nil, nil); status != http.StatusNoContent {
+		t.Errorf("delete: %d %s", status, body)
+	}
+	if status, _, body = do(t, "POST", srv.URL+"/v1/sessions/"+opened.SessionID+"/frames", nil, in); status != 404 || !strings.Contains(body, "unknown session") {
+		t.Errorf("frames after delete: %d %s, want 404 unknown session", status, body)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	p := newProxy(t, Config{MaxSessions: 2, BodyLimit: "1K"})
+	srv, c := serve(t, p)
+	id := open(t, c, "Echo", nil)
+	tests := []struct {
+		name         string
+		path, body   string
+		expectStatus int
+		expectErr    string
+	}{
+		{name: "unknown node type", path: "/v1/sessions", body: `{"node_type":"Nope"}`, expectStatus: 404, expectErr: `unknown node type \"Nope\" (known: `},
+		{name: "no node type", path: "/v1/sessions", body: `{}`, expectStatus: 400, expectErr: "node_type is required"},
+		{name: "bad json", path: "/v1/sessions", body: `{`, expectStatus: 400, expectErr: "want JSON"},
+		{name: "bad frame", path: "/v1/sessions/" + id + "/frames", body: "\x81\xa1v\x01", expectStatus: 400, expectErr: `bad frame: frame 0 at byte 0`},
+		{name: "empty body", path: "/v1/sessions/" + id + "/frames", body: "", expectStatus: 400, expectErr: "empty body"},
+		{name: "body limit", path: "/v1/sessions/" + id + "/frames", body: strings.Repeat("x", 2048), expectStatus: 413, expectErr: "Request Entity Too Large"},
+		{name: "unknown session", path: "/v1/sessions/nope/flush", expectStatus: 404, expectErr: `unknown session \"nope\"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, hdr, body := do(t, "POST", srv.URL+tt.path, nil, []byte(tt.body))
+			if status != tt.expectStatus || !strings.Contains(body, tt.expectErr) || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+				t.Errorf("got %d %s, want %d with %q", status, body, tt.expectStatus, tt.expectErr)
+			}
+		})
+	}
+	t.Run("session cap", func(t *testing.T) {
+		open(t, c, "Echo", nil)
+		_, err := c.Open(context.Background(), "Echo", nil)
+		var se *pynode.StatusError
+		if !errors.As(err, &se) || se.Code != 429 || !strings.Contains(se.Message, "session limit reached") {
+			t.Errorf("third session: %v, want 429 session limit", err)
+		}
+	})
+}
+
+func TestAuth(t *testing.T) {
+	p := newProxy(t, Config{Token: "s3cret", AllowOrigins: []string{"https://good.example"}})
+	srv, c := serve(t, p)
+	tests := []struct {
+		name         string
+		path         string
+		header       map[string]string
+		expectStatus int
+	}{
+		{name: "no token", path: "/v1/nodes", expectStatus: 401},
+		{name: "wrong token", path: "/v1/nodes", header: map[string]string{"Authorization": "Bearer nope"}, expectStatus: 401},
+		{name: "token", path: "/v1/nodes", header: map[string]string{"Authorization": "Bearer s3cret"}, expectStatus: 200},
+		{name: "metrics need the token", path: "/metrics", expectStatus: 401},
+		{name: "healthz is open", path: "/healthz", expectStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, _, body := do(t, "GET", srv.URL+tt.path, tt.header, nil); status != tt.expectStatus {
+				t.Errorf("got %d %s, want %d", status, body, tt.expectStatus)
+			}
+		})
+	}
+	if _, err := c.Nodes(context.Background()); err != nil {
+		t.Errorf("client with token: %v", err)
+	}
+	t.Run("cors", func(t *testing.T) {
+		for origin, want := range map[string]string{"https://good.example": "https://good.example", "https://evil.example": ""} {
+			_, hdr, _ := do(t, "OPTIONS", srv.URL+"/v1/sessions", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, nil)
+			if got := hdr.Get("Access-Control-Allow-Origin"); got != want {
+				t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+			}
+			_, hdr, _ = do(t, "GET", srv.URL+"/v1/nodes", map[string]string{"Origin": origin, "Authorization": "Bearer s3cret"}, nil)
+			if got := hdr.Get("Access-Control-Allow-Origin"); got != want {
+				t.Errorf("GET from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+			}
+		}
+	})
+}
+
+// fakeListener has an address but never accepts, to test Serve's address check.
+type fakeListener struct{ addr net.Addr }
+
+func (l fakeListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (l fakeListener) Close() error              { return nil }
+func (l fakeListener) Addr() net.Addr            { return l.addr }
+
+func TestCheckListen(t *testing.T) {
+	tests := []struct {
+		name      string
+		addr      string
+		token     string
+		expectErr error
+	}{
+		{name: "loopback v4", addr: "127.0.0.1:8091"},
+		{name: "loopback v6", addr: "[::1]:8091"},
+		{name: "localhost", addr: "localhost:8091"},
+		{name: "all interfaces", addr: ":8091", expectErr: ErrNoToken},
+		{name: "public", addr: "0.0.0.0:8091", expectErr: ErrNoToken},
+		{name: "public with token", addr: "0.0.0.0:8091", token: "t"},
+		{name: "no port", addr: "nonsense", expectErr: ErrConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := CheckListen(tt.addr, tt.token); !errors.Is(err, tt.expectErr) || (tt.expectErr == nil) != (err == nil) {
+				t.Errorf("CheckListen(%q, %q) = %v, want %v", tt.addr, tt.token, err, tt.expectErr)
+			}
+		})
+	}
+	p := &Proxy{}
+	ln := fakeListener{&net.TCPAddr{IP: net.IPv4zero, Port: 8091}}
+	if err := p.Serve(context.Background(), ln); !errors.Is(err, ErrNoToken) {
+		t.Errorf("Serve on 0.0.0.0 without token = %v, want ErrNoToken", err)
+	}
+}
+
+func TestWebSocket(t *testing.T) {
+	p := newProxy(t, Config{Token: "s3cret"})
+	srv, c := serve(t, p)
+	id := open(t, c, "Counter", nil)
+	ctx := context.Background()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sessions/" + id + "/ws?token=s3cret"
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	read := func() *frame.Frame {
+		t.Helper()
+		typ, b, err := conn.Read(ctx)
+		if err != nil || typ != websocket.MessageBinary {
+			t.Fatalf("read: %v %v", typ, err)
+		}
+		f, err := frame.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if err := conn.Write(ctx, websocket.MessageBinary, encode(t, text(1, "a"), text(2, "b"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a#1", "b#2"} {
+		if got := read(); got.Text() != want || got.StreamID != "t" {
+			t.Errorf("got %q (sid %q), want %q", got.Text(), got.StreamID, want)
+		}
+	}
+	if err := conn.Write(ctx, websocket.MessageBinary, []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Kind != frame.KindJSON || got.Meta["error"] != true || !strings.Contains(got.Text(), "bad frame") {
+		t.Errorf("garbage: got %s %q, want an error frame", got.Kind, got.Text())
+	}
+	eos := frame.NewControl(frame.Header{StreamID: "t", Seq: 3}, frame.EndOfStream)
+	if err := conn.Write(ctx, websocket.MessageBinary, encode(t, eos)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Text() != `{"total":2}` {
+		t.Errorf("flush output %q, want {\"total\":2}", got.Text())
+	}
+	if got := read(); !got.IsControl(frame.EndOfStream) || got.Seq != 3 {
+		t.Errorf("got %s seq %d, want the eos frame", got.Kind, got.Seq)
+	}
+	if _, _, err := websocket.Dial(ctx, strings.TrimSuffix(url, "?token=s3cret"), nil); err == nil {
+		t.Error("dial without token succeeded")
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	p := newProxy(t, Config{})
+	srv, c := serve(t, p)
+	id := open(t, c, "Echo", nil)
+	if _, err := send(context.Background(), c, id, text(1, "x")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := do(t, "GET", srv.URL+"/metrics", nil, nil)
+	for _, want := range []string{"pyproxy_sessions 1\n", "pyproxy_workers_alive 1\n", `pyproxy_requests_total{op="frame"} 1`, "pyproxy_roundtrip_seconds_count 1\n", "pyproxy_worker_restarts_total 0\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	status, _, body := do(t, "GET", srv.URL+"/healthz", nil, nil)
+	if status != 200 || !strings.Contains(body, `"alive":true`) {
+		t.Errorf("healthz: %d %s", status, body)
+	}
+}
+
+func TestStreamingNode(t *testing.T) {
+	p := newProxy(t, Config{})
+	_, c := serve(t, p)
+	ctx := context.Background()
+	id := open(t, c, "Pairs", nil)
+	var got []string
+	for i, s := range []string{"a", "b", "c", "d", "e"} {
+		out, err := send(ctx, c, id, text(uint64(i), s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out...)
+	}
+	err := c.Flush(ctx, id, func(f *frame.Frame) { got = append(got, f.Text()) })
+	if want := []string{"a+b", "c+d", "e"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("got %q %v, want %q", got, err, want)
+	}
+}

@@ -1,0 +1,504 @@
+package pyproxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ProtocolVersion is the version of the worker pipe protocol this proxy speaks.
+const ProtocolVersion = 1
+
+// maxMessage bounds one pipe message, so a corrupt length cannot make us allocate gigabytes.
+const maxMessage = 1 << 30
+
+// NodeType is a node type a worker registered, as reported in its ready message.
+type NodeType struct {
+	Type      string  `json:"node_type" msgpack:"node_type"`
+	Doc       string  `json:"doc" msgpack:"doc"`
+	Streaming bool    `json:"is_streaming" msgpack:"is_streaming"`
+	Params    []Param `json:"params" msgpack:"params"`
+}
+
+// Param is one parameter of a Python node type.
+type Param struct {
+	Name    string `json:"name" msgpack:"name"`
+	Type    string `json:"type" msgpack:"type"`
+	Default any    `json:"default" msgpack:"default"`
+	Doc     string `json:"doc" msgpack:"doc"`
+}
+
+// message is any worker -> proxy message.
+type message struct {
+	Op      string     `msgpack:"op"`
+	ID      uint64     `msgpack:"id"`
+	Session string     `msgpack:"session"`
+	Frame   []byte     `msgpack:"frame"`
+	Error   string     `msgpack:"error"`
+	Type    string     `msgpack:"type"`
+	Level   string     `msgpack:"level"`
+	Msg     string     `msgpack:"msg"`
+	Version int        `msgpack:"version"`
+	PID     int        `msgpack:"pid"`
+	Nodes   []NodeType `msgpack:"nodes"`
+}
+
+// request is any proxy -> worker message.
+type request struct {
+	op       string
+	session  string
+	nodeType string         // open
+	params   map[string]any // open
+	frame    []byte         // frame
+}
+
+// call is one request in flight: the outputs it produced so far and how it ended.
+type call struct {
+	id      uint64
+	started time.Time
+	notify  chan struct{} // signalled on every change
+
+	mu   sync.Mutex
+	outs [][]byte
+	done bool
+	err  error
+}
+
+func (c *call) push(frame []byte) {
+	c.mu.Lock()
+	c.outs = append(c.outs, frame)
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *call) finish(err error) {
+	c.mu.Lock()
+	if !c.done {
+		c.done, c.err = true, err
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *call) signal() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *call) take() (outs [][]byte, done bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	outs, c.outs = c.outs, nil
+	return outs, c.done, c.err
+}
+
+// worker is one Python worker process and the requests in flight on it.
+type worker struct {
+	pid    int
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	log    *slog.Logger
+	stderr *tailWriter
+	nodes  []NodeType
+	// orphan receives outputs whose request already completed (streaming nodes).
+	orphan func(session string, frame []byte)
+
+	sessions atomic.Int64 // sessions pinned here, for load balancing
+
+	wmu  sync.Mutex // serializes writes to stdin
+	wbuf bytes.Buffer
+	enc  *msgpack.Encoder
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]*call
+	cause   error         // why the worker stopped; set before dead is closed
+	dead    chan struct{} // closed once the process has exited and been reaped
+}
+
+// startWorker runs a worker process and waits for its ready message.
+func startWorker(ctx context.Context, cfg Config, orphan func(string, []byte)) (*worker, error) {
+	args := []string{"-m", "remotemedia.worker"}
+	for _, m := range cfg.Modules {
+		args = append(args, "--module", m)
+	}
+	for _, m := range cfg.ModuleNames {
+		args = append(args, "--module-name", m)
+	}
+	cmd := exec.Command(cfg.Python, args...)
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	setProcAttr(cmd)
+	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not block Wait
+	w := &worker{cmd: cmd, orphan: orphan, pending: map[uint64]*call{}, dead: make(chan struct{})}
+	w.enc = msgpack.NewEncoder(&w.wbuf)
+	w.stderr = &tailWriter{log: cfg.Logger}
+	cmd.Stderr = w.stderr
+	var err error
+	if w.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("pyproxy: start worker: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("pyproxy: start worker: %w", err)
+	}
+	w.stdout = bufio.NewReaderSize(stdout, 64<<10)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("pyproxy: start worker %q: %w", strings.Join(cmd.Args, " "), err)
+	}
+	w.pid = cmd.Process.Pid
+	w.log = cfg.Logger.With("worker", w.pid)
+	w.stderr.setLogger(w.log)
+
+	ready := make(chan error, 1)
+	go func() { ready <- w.readReady() }()
+	timer := time.NewTimer(cfg.StartTimeout)
+	defer timer.Stop()
+	select {
+	case err = <-ready:
+	case <-timer.C:
+		err = fmt.Errorf("no ready message within %s", cfg.StartTimeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		killGroup(w.pid)
+		waitErr := cmd.Wait()
+		return nil, fmt.Errorf("%w: worker %d (%s) did not start: %v (exit: %v)%s", ErrProtocol, w.pid, cfg.Python, err, waitErr, w.stderr.tail())
+	}
+	go w.readLoop()
+	return w, nil
+}
+
+func (w *worker) readReady() error {
+	var buf []byte
+	for {
+		var m message
+		var err error
+		if buf, err = readMessage(w.stdout, buf, &m); err != nil {
+			return err
+		}
+		switch m.Op {
+		case "log":
+			w.logLine(m.Level, m.Msg)
+			continue
+		case "ready":
+		default:
+			return fmt.Errorf("first message is %q, want \"ready\"", m.Op)
+		}
+		if m.Version != ProtocolVersion {
+			return fmt.Errorf("protocol version %d, want %d", m.Version, ProtocolVersion)
+		}
+		w.nodes = m.Nodes
+		return nil
+	}
+}
+
+// readMessage reads one length-prefixed msgpack map into m, reusing buf.
+func readMessage(r *bufio.Reader, buf []byte, m *message) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return buf, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxMessage {
+		return buf, fmt.Errorf("%w: message of %d bytes", ErrProtocol, n)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return buf, err
+	}
+	if err := msgpack.Unmarshal(buf, m); err != nil {
+		return buf, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	return buf, nil
+}
+
+func (w *worker) readLoop() {
+	var buf []byte
+	var err error
+	for {
+		var m message
+		if buf, err = readMessage(w.stdout, buf, &m); err != nil {
+			break
+		}
+		w.dispatch(&m)
+	}
+	if !errors.Is(err, io.EOF) {
+		w.log.Error("pyproxy: reading worker output", "err", err)
+	}
+	killGroup(w.pid) // a worker that closed stdout is no use; end it and anything it spawned
+	waitErr := w.cmd.Wait()
+	if waitErr == nil {
+		waitErr = errors.New("exited")
+	}
+	w.mu.Lock()
+	if w.cause == nil {
+		w.cause = &WorkerError{PID: w.pid, Err: waitErr}
+	}
+	pending := w.pending
+	w.pending = nil
+	close(w.dead)
+	w.mu.Unlock()
+	for _, c := range pending {
+		c.finish(w.cause)
+	}
+}
+
+func (w *worker) dispatch(m *message) {
+	switch m.Op {
+	case "output":
+		w.mu.Lock()
+		c := w.pending[m.ID]
+		w.mu.Unlock()
+		if c != nil {
+			c.push(m.Frame)
+		} else {
+			w.orphan(m.Session, m.Frame)
+		}
+	case "done", "pong", "error":
+		w.mu.Lock()
+		c := w.pending[m.ID]
+		delete(w.pending, m.ID)
+		w.mu.Unlock()
+		switch {
+		case c == nil && m.Op == "error":
+			w.log.Error("pyproxy: worker error", "id", m.ID, "session", m.Session, "error", m.Error)
+		case c == nil:
+		case m.Op == "error":
+			c.finish(&NodeError{Session: m.Session, Type: m.Type, Message: m.Error})
+		default:
+			c.finish(nil)
+		}
+	case "log":
+		w.logLine(m.Level, m.Msg)
+	default:
+		w.log.Warn("pyproxy: unknown message from worker", "op", m.Op)
+	}
+}
+
+func (w *worker) logLine(level, msg string) {
+	switch level {
+	case "error":
+		w.log.Error(msg)
+	case "warn":
+		w.log.Warn(msg)
+	default:
+		w.log.Info(msg)
+	}
+}
+
+// start sends a request and returns its call, or the worker's death cause.
+func (w *worker) start(r request) (*call, error) {
+	c := &call{started: time.Now(), notify: make(chan struct{}, 1)}
+	w.mu.Lock()
+	if w.pending == nil {
+		w.mu.Unlock()
+		return nil, w.cause
+	}
+	w.nextID++
+	c.id = w.nextID
+	w.pending[c.id] = c
+	w.mu.Unlock()
+	if err := w.write(c.id, r); err != nil {
+		killGroup(w.pid)
+		<-w.dead
+		return nil, w.cause
+	}
+	return c, nil
+}
+
+func (w *worker) write(id uint64, r request) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	w.wbuf.Reset()
+	w.wbuf.Write([]byte{0, 0, 0, 0})
+	e := w.enc
+	n := 3
+	switch r.op {
+	case "open":
+		n += 2
+	case "frame":
+		n++
+	}
+	var err error
+	str := func(k, v string) {
+		if err == nil {
+			if err = e.EncodeString(k); err == nil {
+				err = e.EncodeString(v)
+			}
+		}
+	}
+	err = e.EncodeMapLen(n)
+	str("op", r.op)
+	if err == nil {
+		if err = e.EncodeString("id"); err == nil {
+			err = e.EncodeUint(id)
+		}
+	}
+	str("session", r.session)
+	switch r.op {
+	case "open":
+		str("node_type", r.nodeType)
+		if err == nil {
+			if err = e.EncodeString("params"); err == nil {
+				if r.params == nil {
+					r.params = map[string]any{}
+				}
+				err = e.Encode(r.params)
+			}
+		}
+	case "frame":
+		if err == nil {
+			if err = e.EncodeString("frame"); err == nil {
+				err = e.EncodeBytes(r.frame)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("pyproxy: encode %s request: %w", r.op, err)
+	}
+	b := w.wbuf.Bytes()
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	_, err = w.stdin.Write(b)
+	return err
+}
+
+// wait delivers the call's outputs to emit as they arrive and returns how the call
+// ended. A worker that makes no progress for timeout is killed: the call (and
+// every other call on it) then fails with a *WorkerError naming the timeout.
+func (w *worker) wait(ctx context.Context, c *call, timeout time.Duration, emit func([]byte) error) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		outs, done, err := c.take()
+		for _, o := range outs {
+			if e := emit(o); e != nil {
+				w.forget(c)
+				return e
+			}
+		}
+		if len(outs) > 0 {
+			timer.Reset(timeout)
+		}
+		if done {
+			return err
+		}
+		select {
+		case <-c.notify:
+		case <-timer.C:
+			w.kill(&WorkerError{PID: w.pid, Timeout: timeout})
+		case <-ctx.Done():
+			w.forget(c)
+			return ctx.Err()
+		}
+	}
+}
+
+// forget stops routing a call's results; later outputs go to the session's orphan queue.
+func (w *worker) forget(c *call) {
+	w.mu.Lock()
+	if w.pending != nil {
+		delete(w.pending, c.id)
+	}
+	w.mu.Unlock()
+}
+
+// kill ends the worker's process group; cause, if the first one given, becomes the
+// error every pending call and session sees.
+func (w *worker) kill(cause error) {
+	w.mu.Lock()
+	if w.cause == nil {
+		w.cause = cause
+	}
+	w.mu.Unlock()
+	killGroup(w.pid)
+}
+
+// shutdown closes the worker's stdin (it exits on EOF), then kills it after grace.
+func (w *worker) shutdown(grace time.Duration) {
+	w.mu.Lock()
+	if w.cause == nil {
+		w.cause = fmt.Errorf("%w: worker %d stopped", ErrClosed, w.pid)
+	}
+	w.mu.Unlock()
+	_ = w.stdin.Close()
+	select {
+	case <-w.dead:
+	case <-time.After(grace):
+		killGroup(w.pid)
+		<-w.dead
+	}
+}
+
+func (w *worker) alive() bool {
+	select {
+	case <-w.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// tailWriter forwards a worker's stderr to the log line by line and keeps the last
+// lines, to explain a worker that fails to start.
+type tailWriter struct {
+	mu    sync.Mutex
+	log   *slog.Logger
+	part  []byte
+	lines []string
+}
+
+func (t *tailWriter) setLogger(l *slog.Logger) {
+	t.mu.Lock()
+	t.log = l
+	t.mu.Unlock()
+}
+
+func (t *tailWriter) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.part = append(t.part, b...)
+	for {
+		i := bytes.IndexByte(t.part, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(t.part[:i])
+		t.part = t.part[i+1:]
+		t.log.Info("worker stderr", "line", line)
+		if t.lines = append(t.lines, line); len(t.lines) > 20 {
+			t.lines = t.lines[1:]
+		}
+	}
+	return len(b), nil
+}
+
+func (t *tailWriter) tail() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := append(t.lines, string(t.part))
+	s := strings.TrimSpace(strings.Join(lines, "\n"))
+	if s == "" {
+		return ""
+	}
+	return "; stderr:\n" + s
+}

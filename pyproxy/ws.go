@@ -1,0 +1,84 @@
+package pyproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
+)
+
+// websocket streams a session over a WebSocket: every binary message the client
+// sends holds one or more wire frames (fed like a POST to /frames); every message
+// the server sends holds one output frame. An eos control frame flushes the node,
+// and its outputs are followed by the eos frame itself. A failed request becomes an
+// error frame; a failed worker also closes the connection (status 1011).
+func (p *Proxy) websocket(c echo.Context) error {
+	id := c.Param("id")
+	s, err := p.session(id)
+	if err != nil {
+		return err
+	}
+	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: p.cfg.AllowOrigins})
+	if err != nil {
+		return nil // Accept has written the response
+	}
+	conn.SetReadLimit(p.bodyLimit)
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	send := func(b []byte) error { return conn.Write(ctx, websocket.MessageBinary, b) }
+	fail := func(err error) {
+		_ = send(errorFrame(err, s.nodeType, id))
+		reason := err.Error()
+		if len(reason) > 120 {
+			reason = reason[:120]
+		}
+		_ = conn.Close(websocket.StatusInternalError, reason)
+		cancel()
+	}
+	go p.watchSession(ctx, s, send, fail)
+	for {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			break
+		}
+		if typ != websocket.MessageBinary {
+			err = fmt.Errorf("%w: text message; send wire frames as binary messages", ErrBadFrame)
+		} else {
+			err = p.Feed(ctx, id, data, send)
+		}
+		if errors.Is(err, ErrWorkerDied) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) || errors.Is(err, ErrUnknownSession) {
+			fail(err)
+			return nil
+		}
+		if err != nil && send(errorFrame(err, s.nodeType, id)) != nil {
+			break
+		}
+	}
+	_ = conn.Close(websocket.StatusNormalClosure, "")
+	return nil
+}
+
+// watchSession pushes outputs that arrive between requests (streaming nodes), and
+// the session's failure when its worker dies while the connection is idle.
+func (p *Proxy) watchSession(ctx context.Context, s *session, send func([]byte) error, fail func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.notify:
+		}
+		s.calls.Lock()
+		if ctx.Err() != nil {
+			s.calls.Unlock()
+			return
+		}
+		err := p.drainLate(s, send)
+		s.calls.Unlock()
+		if err != nil {
+			fail(err)
+			return
+		}
+	}
+}
