@@ -202,7 +202,11 @@ func (x *Decoder) Decode() (*Frame, error) {
 		return nil, io.EOF
 	}
 	f, err := decode(x.d, nil, nil)
-	if err != nil && !errors.Is(err, ErrDecode) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrInvalid) {
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("%w: truncated frame: the stream ends inside it (%v)", ErrDecode, err)
+	case !errors.Is(err, ErrDecode) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrInvalid):
 		err = fmt.Errorf("%w: %v", ErrDecode, err)
 	}
 	return f, err
@@ -223,7 +227,7 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 	for i := 0; i < n; i++ {
 		key, err := d.DecodeString()
 		if err != nil {
-			return nil, fmt.Errorf("%w: key %d: %v", ErrDecode, i, err)
+			return nil, fmt.Errorf("%w: key %d: %w", ErrDecode, i, err)
 		}
 		switch key {
 		case "v":
@@ -279,7 +283,7 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 			err = d.Skip()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: field %q: %v", ErrDecode, key, err)
+			return nil, fmt.Errorf("%w: field %q: %w", ErrDecode, key, err)
 		}
 	}
 	if seen&1 == 0 {

@@ -31,6 +31,7 @@ Usage:
   remotemedia validate DEF
   remotemedia nodes [--json | --schema | --markdown]
   remotemedia serve [--listen 127.0.0.1:8080] [flags]
+  remotemedia frames FILE.msgpack
 
 Run 'remotemedia COMMAND -h' for a command's flags.
 `
@@ -53,6 +54,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdNodes(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "frames":
+		err = cmdFrames(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -79,6 +82,7 @@ type wasmFlags struct {
 	memoryPages uint
 	callTimeout time.Duration
 	cacheDir    string
+	modulesDir  string
 }
 
 func (w *wasmFlags) register(fs *flag.FlagSet) {
@@ -89,6 +93,18 @@ func (w *wasmFlags) register(fs *flag.FlagSet) {
 		def = filepath.Join(dir, "remotemedia", "wazero")
 	}
 	fs.StringVar(&w.cacheDir, "wasm-cache", def, "directory of the compiled-module cache (empty: no cache)")
+	fs.StringVar(&w.modulesDir, "modules", "", "load the standard modules from this directory instead of the ones built into the binary (for module development)")
+}
+
+// dirLoader loads modules from a directory.
+type dirLoader string
+
+func (d dirLoader) Load(_ context.Context, name string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(name)))
+	if err != nil {
+		return nil, fmt.Errorf("module %s is not in --modules %s: %w", name, string(d), err)
+	}
+	return b, nil
 }
 
 // registry builds the node registry of this binary: the standard WASM modules on
@@ -103,7 +119,11 @@ func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host
 		return nil, nil, err
 	}
 	reg := node.NewRegistry()
-	if err := wasmnode.Register(reg, h, modules.Loader{}, wasmnode.Standard); err != nil {
+	var loader wasmnode.Loader = modules.Loader{}
+	if w.modulesDir != "" {
+		loader = dirLoader(w.modulesDir)
+	}
+	if err := wasmnode.Register(reg, h, loader, wasmnode.Standard); err != nil {
 		h.Close(ctx)
 		return nil, nil, err
 	}

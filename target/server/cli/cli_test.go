@@ -35,7 +35,10 @@ func needTool(t *testing.T, name string) {
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	args = append(args, "--wasm-cache", filepath.Join(t.TempDir(), "cache"))
+	switch args[0] {
+	case "run", "validate", "nodes":
+		args = append(args, "--wasm-cache", filepath.Join(t.TempDir(), "cache"))
+	}
 	code = cli.Main(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -189,6 +192,12 @@ func TestBadInputsFailClearly(t *testing.T) {
 	whole, _ := os.ReadFile(goodWAV)
 	truncated := writeFile(t, dir, "truncated.wav", string(whole[:30]))
 	garbage := writeFile(t, dir, "garbage.wav", strings.Repeat("not a wav ", 20))
+	golden, err := os.ReadFile("../../../testdata/wire/audio_f32_stereo.msgpack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := append(append([]byte{}, golden...), golden...)
+	truncMsgpack := writeFile(t, dir, "trunc.msgpack", string(stream[:len(stream)-5]))
 	chain := func(body string) string {
 		return writeFile(t, dir, fmt.Sprintf("def%d.yaml", len(body)), "version: \"1\"\nnodes:\n"+body)
 	}
@@ -207,6 +216,9 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"missing input", []string{"run", example, "--in", filepath.Join(dir, "nope.wav"), "--out", filepath.Join(dir, "o.wav")}, []string{"nope.wav"}},
 		{"no output", []string{"run", example, "--in", goodWAV}, []string{"--out"}},
 		{"unknown command", []string{"frobnicate"}, []string{"unknown command"}},
+		{"missing module", []string{"run", example, "--in", goodWAV, "--out", filepath.Join(dir, "o.wav"), "--modules", dir}, []string{"to_mono.wasm", "not in --modules"}},
+		{"truncated msgpack", []string{"frames", truncMsgpack}, []string{"frame 1", "truncated"}},
+		{"garbage msgpack", []string{"frames", garbage}, []string{"frame 0", "cannot decode"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,7 +24,9 @@ const progressAfter = 30 * time.Second
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr, "validate DEF")
 	var wf wasmFlags
+	var pf pythonFlags
 	wf.register(fs)
+	pf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -32,15 +34,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: want exactly one definition file, got %d arguments", errUsage, len(pos))
 	}
-	reg, h, err := wf.registry(ctx)
-	if err != nil {
-		return err
-	}
-	defer h.Close(ctx)
 	d, err := def.ParseFile(pos[0])
 	if err != nil {
 		return err
 	}
+	reg, cleanup, err := registryFor(ctx, d, &wf, &pf, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	if err := def.Validate(d, reg); err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", pos[0], err)
 	}
@@ -55,6 +57,7 @@ type runFlags struct {
 	quiet           bool
 	progress        bool
 	wasm            wasmFlags
+	python          pythonFlags
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,6 +71,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&rf.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&rf.progress, "progress", false, "always show a progress bar (default: for inputs longer than 30 s)")
 	rf.wasm.register(fs)
+	rf.python.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -85,15 +89,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func run(ctx context.Context, defPath string, rf runFlags, stderr io.Writer) error {
-	reg, h, err := rf.wasm.registry(ctx)
-	if err != nil {
-		return err
-	}
-	defer h.Close(ctx)
 	data, err := os.ReadFile(defPath)
 	if err != nil {
 		return err
 	}
+	d, err := def.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s:\n%w", defPath, err)
+	}
+	reg, cleanup, err := registryFor(ctx, d, &rf.wasm, &rf.python, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	p, err := runner.Load(data, reg)
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", defPath, err)

@@ -5,33 +5,67 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/remotemedia/hybrid/examples"
+	"github.com/remotemedia/hybrid/pyproxy"
+	modules "github.com/remotemedia/hybrid/wasm-modules"
+	"github.com/remotemedia/hybrid/web"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr, "serve [--listen 127.0.0.1:8080]")
+	fs := newFlagSet("serve", stderr, "serve [--listen 127.0.0.1:8080] [flags]")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
-	var wf wasmFlags
-	wf.register(fs)
+	token := fs.String("token", "", "bearer token required by the Python node API (required when listening beyond loopback)")
+	origins := fs.String("allow-origin", "", "comma-separated CORS allow-list for the Python node API")
+	var pf pythonFlags
+	pf.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	reg, h, err := wf.registry(ctx)
+	if err := pf.validate(); err != nil {
+		return err
+	}
+	if err := pyproxy.CheckListen(*listen, *token); err != nil {
+		return fmt.Errorf("%w: pass --token to listen on %s", err, *listen)
+	}
+	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	defer h.Close(ctx)
-	_ = reg
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	srv := &http.Server{Addr: *listen, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	py, err := pf.start(ctx, *token, splitList(*origins), stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if py != nil {
+		defer py.Close()
+		py.Register(e, "") // /v1/..., /healthz (with the workers' state), /metrics
+	} else {
+		e.GET("/healthz", func(c echo.Context) error {
+			return c.JSON(http.StatusOK, map[string]any{"status": "ok", "python": false})
+		})
+	}
+	site := echo.WrapHandler(web.Handler(modules.FS(), examples.FS))
+	e.GET("/", site) // explicit: the proxy's group would otherwise claim "/" with its not-found route
+	e.Any("/*", site)
+
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	fmt.Fprintf(stdout, "remotemedia: serving on http://%s/\n", *listen)
+	go func() { errc <- srv.Serve(ln) }()
+	pyState := "off"
+	if py != nil {
+		pyState = fmt.Sprintf("%d worker(s), %d node types", len(py.Workers()), len(py.Nodes()))
+	}
+	fmt.Fprintf(stdout, "remotemedia: serving the demo on http://%s/ (Python nodes: %s)\n", ln.Addr(), pyState)
 	select {
 	case err := <-errc:
 		return err
@@ -43,4 +77,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/target/server/host"
+)
+
+// frameBytes is one 20 ms frame of 48 kHz stereo f32.
+const frameBytes = 960 * 2 * 4
+
+// BenchmarkBrowser reports the browser figures of `make bench`:
+//
+//	call/tab, call/wazero  ns per node call of the empty test module with a
+//	                       20 ms stereo frame written in (copies included)
+//	size                   core.wasm bytes raw and gzipped
+//	first-frame/cold|warm  ms from navigation start to the first frame
+//	                       processed by the example pipeline, fresh profile
+//	                       and then the same profile again
+//
+// Run it with: go test -run XXX -bench Browser -benchtime 20000x ./e2e/
+func BenchmarkBrowser(b *testing.B) {
+	empty, err := os.ReadFile("../wasm-modules/build/test/empty.wasm")
+	if err != nil {
+		b.Fatalf("empty.wasm: %v (make -C wasm-modules/test)", err)
+	}
+	s := startServer(b)
+	page := `<!doctype html><script src="/remotemedia.js"></script><script>
+	  (async () => {
+	    const t = [performance.now()];
+	    const rm = await RemoteMedia.load();
+	    t.push(performance.now());
+	    const def = await fetch("/examples/speech-frontend.yaml").then((r) => r.text());
+	    const p = await rm.pipeline(def);
+	    t.push(performance.now());
+	    await p.process({ audio: new Float32Array(1920), sampleRate: 48000, channels: 2 });
+	    window.firstFrame = performance.now();
+	    console.log("first frame: script " + t[0].toFixed(0) + " ms, core loaded " + t[1].toFixed(0) + " (init " + rm.initMs.toFixed(0) + "), pipeline " + t[2].toFixed(0) + ", frame " + window.firstFrame.toFixed(0));
+	  })().catch((e) => { window.firstFrame = -1; console.error(e.message); });
+	</script>`
+	px := startProxy(b, s, map[string]string{"/first.html": page})
+	ctx := browser(b)
+
+	firstFrame := func() float64 {
+		navigate(b, ctx, px.url+"first.html")
+		ms, err := chromedp.Run(ctx, chromedp.Poll[float64]("window.firstFrame", chromedp.WithPollingTimeout(60*time.Second)))
+		if err != nil || ms < 0 {
+			b.Fatalf("first frame: %v (%v)", ms, err)
+		}
+		return ms
+	}
+	b.Run("first-frame/cold", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(firstFrame(), "ms")
+	})
+	b.Run("first-frame/warm", func(b *testing.B) {
+		firstFrame() // the cold load of this profile, if this sub-benchmark runs alone
+		for b.Loop() {
+		}
+		b.ReportMetric(firstFrame(), "ms")
+	})
+	b.Run("call/tab", func(b *testing.B) {
+		ns := eval[float64](b, ctx, fmt.Sprintf(`
+			const rm = await RemoteMedia.load();
+			const r = await rm._core.benchCall(new Uint8Array(%s), %d, %d);
+			return r.ns_per_call;`, jsBytes(b, "../wasm-modules/build/test/empty.wasm"), frameBytes, max(b.N, 1000)))
+		for b.Loop() {
+		}
+		b.ReportMetric(ns, "ns/call")
+	})
+	b.Run("call/wazero", func(b *testing.B) {
+		ctx := context.Background()
+		h, err := host.New(ctx, host.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close(ctx)
+		mod, err := h.Compile(ctx, "empty.wasm", empty)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, err := mod.Instantiate(ctx, wasmnode.HostFuncs{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, wasmnode.HeaderSize+frameBytes)
+		stack := []uint64{uint64(len(buf)), 0}
+		if err := in.Func("rm_alloc").Call(ctx, stack); err != nil {
+			b.Fatal(err)
+		}
+		ptr, process := uint32(stack[0]), in.Func("rm_process")
+		b.ReportAllocs()
+		start := time.Now()
+		n := 0
+		for b.Loop() {
+			if err := in.Write(ptr, buf); err != nil {
+				b.Fatal(err)
+			}
+			stack[0], stack[1] = uint64(ptr), frameBytes
+			if err := process.Call(ctx, stack); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/call")
+	})
+	b.Run("size", func(b *testing.B) {
+		raw, err := os.ReadFile("../web/dist/core.wasm")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		_, _ = w.Write(raw)
+		_ = w.Close()
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(len(raw))/1e6, "MB-raw")
+		b.ReportMetric(float64(gz.Len())/1e6, "MB-gzip")
+	})
+}

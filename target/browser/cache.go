@@ -1,0 +1,233 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"syscall/js"
+
+	"github.com/hack-pad/go-indexeddb/idb"
+)
+
+// The IndexedDB database that keeps module bytes (by sha256), the last module
+// index seen, and saved definitions, so that after a first visit a pipeline
+// runs with the module URLs unreachable.
+const (
+	dbName        = "remotemedia"
+	dbVersion     = 1
+	storeModules  = "modules"     // sha256 hex -> Uint8Array
+	storeMeta     = "meta"        // "index" -> JSON text of /modules/index.json
+	storeDefs     = "definitions" // name -> definition text
+	metaIndexKey  = "index"
+	maxModuleSize = 64 << 20
+)
+
+// errOffline is wrapped when a module is neither reachable nor cached.
+var errOffline = errors.New("not reachable and not cached")
+
+// store is the IndexedDB database; nil when the browser has none (private
+// windows of some browsers), in which case everything is fetched every time.
+type store struct{ db *idb.Database }
+
+func openStore(ctx context.Context) (*store, error) {
+	req, err := idb.Global().Open(ctx, dbName, dbVersion, func(db *idb.Database, _, _ uint) error {
+		for _, name := range []string{storeModules, storeMeta, storeDefs} {
+			if _, err := db.CreateObjectStore(name, idb.ObjectStoreOptions{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("indexeddb: %w", err)
+	}
+	db, err := req.Await(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("indexeddb: %w", err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) get(ctx context.Context, storeName, key string) (js.Value, error) {
+	if s == nil {
+		return js.Undefined(), nil
+	}
+	txn, err := s.db.Transaction(idb.TransactionReadOnly, storeName)
+	if err != nil {
+		return js.Value{}, err
+	}
+	st, err := txn.ObjectStore(storeName)
+	if err != nil {
+		return js.Value{}, err
+	}
+	req, err := st.Get(js.ValueOf(key))
+	if err != nil {
+		return js.Value{}, err
+	}
+	return req.Await(ctx)
+}
+
+func (s *store) put(ctx context.Context, storeName, key string, v js.Value) error {
+	if s == nil {
+		return nil
+	}
+	txn, err := s.db.Transaction(idb.TransactionReadWrite, storeName)
+	if err != nil {
+		return err
+	}
+	st, err := txn.ObjectStore(storeName)
+	if err != nil {
+		return err
+	}
+	if _, err := st.PutKey(js.ValueOf(key), v); err != nil {
+		return err
+	}
+	return txn.Await(ctx)
+}
+
+func (s *store) getBytes(ctx context.Context, key string) ([]byte, bool) {
+	v, err := s.get(ctx, storeModules, key)
+	if err != nil || v.IsUndefined() || v.IsNull() || !v.InstanceOf(js.Global().Get("Uint8Array")) {
+		return nil, false
+	}
+	b := make([]byte, v.Length())
+	js.CopyBytesToGo(b, v)
+	return b, true
+}
+
+func (s *store) putBytes(ctx context.Context, key string, b []byte) error {
+	arr := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(arr, b)
+	return s.put(ctx, storeModules, key, arr)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// moduleLoader implements wasmnode.Loader: module bytes come from
+// base+"modules/NAME", are checked against the sha256 that /modules/index.json
+// lists, and are kept in IndexedDB by that hash. A cached copy whose hash is
+// right is used without a request; a wrong one is fetched again; when the
+// network fails, the cached index and bytes are used.
+type moduleLoader struct {
+	base  string // URL of the server root, ending in "/"
+	store *store
+
+	mu     sync.Mutex
+	index  map[string]string // file -> sha256 hex
+	loaded map[string]string // file -> sha256 of the bytes handed out
+	local  map[string][]byte // modules registered from bytes (registerModule)
+}
+
+func newModuleLoader(base string, st *store) *moduleLoader {
+	return &moduleLoader{base: base, store: st, loaded: map[string]string{}, local: map[string][]byte{}}
+}
+
+// refreshIndex fetches /modules/index.json, or falls back to the cached one.
+func (l *moduleLoader) refreshIndex(ctx context.Context) error {
+	body, fetchErr := l.fetch(ctx, "modules/index.json")
+	if fetchErr == nil {
+		var idx map[string]string
+		if err := json.Unmarshal(body, &idx); err != nil {
+			return fmt.Errorf("modules/index.json: %w", err)
+		}
+		l.mu.Lock()
+		l.index = idx
+		l.mu.Unlock()
+		return l.store.put(ctx, storeMeta, metaIndexKey, js.ValueOf(string(body)))
+	}
+	v, err := l.store.get(ctx, storeMeta, metaIndexKey)
+	if err != nil || v.Type() != js.TypeString {
+		return fmt.Errorf("modules/index.json: %w (%v)", errOffline, fetchErr)
+	}
+	var idx map[string]string
+	if err := json.Unmarshal([]byte(v.String()), &idx); err != nil {
+		return fmt.Errorf("cached modules/index.json: %w", err)
+	}
+	l.mu.Lock()
+	l.index = idx
+	l.mu.Unlock()
+	return nil
+}
+
+// fetch GETs base+path with the browser's fetch (net/http would add megabytes
+// to core.wasm for one GET).
+func (l *moduleLoader) fetch(ctx context.Context, path string) ([]byte, error) {
+	opts := js.Global().Get("Object").New()
+	opts.Set("cache", "no-cache")
+	resp, err := await(ctx, js.Global().Call("fetch", l.base+path, opts))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	switch status := resp.Get("status").Int(); {
+	case status == 404:
+		return nil, fmt.Errorf("%s: %w", path, fs.ErrNotExist)
+	case status != 200:
+		return nil, fmt.Errorf("%s: HTTP %d", path, status)
+	}
+	buf, err := await(ctx, resp.Call("arrayBuffer"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if buf.Get("byteLength").Int() > maxModuleSize {
+		return nil, fmt.Errorf("%s: over %d bytes", path, maxModuleSize)
+	}
+	return bytesOf(buf)
+}
+
+// Load implements wasmnode.Loader.
+func (l *moduleLoader) Load(ctx context.Context, name string) ([]byte, error) {
+	l.mu.Lock()
+	if b, ok := l.local[name]; ok {
+		l.loaded[name] = sha256Hex(b)
+		l.mu.Unlock()
+		return b, nil
+	}
+	want, listed := l.index[name]
+	l.mu.Unlock()
+	if !listed {
+		return nil, fmt.Errorf("module %s: %w: not in modules/index.json", name, fs.ErrNotExist)
+	}
+	b, ok := l.store.getBytes(ctx, want)
+	if !ok || sha256Hex(b) != want {
+		var err error
+		if b, err = l.fetch(ctx, "modules/"+name); err != nil {
+			return nil, fmt.Errorf("module %s: %w (%w)", name, errOffline, err)
+		}
+		if got := sha256Hex(b); got != want {
+			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, got, want)
+		}
+		_ = l.store.putBytes(ctx, want, b) // a cache that cannot be written only costs a refetch
+	}
+	l.mu.Lock()
+	l.loaded[name] = want
+	l.mu.Unlock()
+	return b, nil
+}
+
+// addLocal makes name load from b (a module registered from JavaScript).
+func (l *moduleLoader) addLocal(name string, b []byte) {
+	l.mu.Lock()
+	l.local[name] = b
+	l.mu.Unlock()
+}
+
+// hashes returns the sha256 of every module loaded so far.
+func (l *moduleLoader) hashes() map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]any, len(l.loaded))
+	for k, v := range l.loaded {
+		out[k] = v
+	}
+	return out
+}

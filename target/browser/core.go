@@ -1,0 +1,525 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
+	"github.com/remotemedia/hybrid/core/runner"
+	"github.com/remotemedia/hybrid/core/sched"
+	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/core/wavio"
+)
+
+// core is the state behind globalThis.__remotemediaCore.
+type core struct {
+	mu        sync.Mutex
+	host      *browserHost
+	loader    *moduleLoader
+	store     *store
+	reg       *node.Registry
+	next      int
+	pipelines map[int]*pipeline
+	sessions  map[int]*stream
+	pyServers map[string]bool // Python proxies whose node types are registered
+}
+
+// pipeline is a loaded definition and the stats of its last session.
+type pipeline struct {
+	p       *runner.Pipeline
+	frameMS int
+	stats   []sched.NodeStats
+	live    *sched.Session
+}
+
+// exports builds the object handed to JavaScript. Every method returns a Promise.
+func (c *core) exports() js.Value {
+	fns := map[string]func(args []js.Value) (any, error){
+		"init":           c.init,
+		"pipeline":       c.newPipeline,
+		"process":        c.process,
+		"open":           c.open,
+		"push":           c.push,
+		"end":            c.end,
+		"stats":          c.stats,
+		"close":          c.close,
+		"registerModule": c.registerModule,
+		"moduleHashes":   func([]js.Value) (any, error) { return c.loader.hashes(), nil },
+		"saveDefinition": c.saveDefinition,
+		"loadDefinition": c.loadDefinition,
+		"nodeTypes":      c.nodeTypes,
+		"benchCall":      c.benchCall,
+	}
+	obj := js.Global().Get("Object").New()
+	for name, fn := range fns {
+		obj.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
+			return promise(func() (any, error) {
+				if name != "init" && c.reg == nil {
+					return nil, errors.New("core.wasm: call init first")
+				}
+				return fn(args)
+			})
+		}))
+	}
+	return obj
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// opt reads a number option, or def when it is absent.
+func opt(o js.Value, name string, def float64) float64 {
+	if o.Type() != js.TypeObject {
+		return def
+	}
+	if v := o.Get(name); v.Type() == js.TypeNumber {
+		return v.Float()
+	}
+	return def
+}
+
+func optString(o js.Value, name string) string {
+	if o.Type() != js.TypeObject {
+		return ""
+	}
+	if v := o.Get(name); v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+// init({base, memoryPages, callTimeoutMs}): opens the cache, reads the module
+// index (from the network, else the cache) and registers the standard modules.
+func (c *core) init(args []js.Value) (any, error) {
+	o := arg(args, 0)
+	base := optString(o, "base")
+	if base == "" {
+		return nil, errors.New("init: options.base (the server's root URL) is required")
+	}
+	h, err := newBrowserHost(hostConfig{
+		MemoryLimitPages: uint32(opt(o, "memoryPages", 0)),
+		CallTimeout:      time.Duration(opt(o, "callTimeoutMs", 0) * float64(time.Millisecond)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx)
+	if err != nil {
+		st = nil // no IndexedDB: every load goes to the network
+	}
+	l := newModuleLoader(base, st)
+	indexErr := l.refreshIndex(ctx)
+	reg := node.NewRegistry()
+	if err := wasmnode.Register(reg, h, l, wasmnode.Standard); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.host, c.loader, c.store, c.reg = h, l, st, reg
+	c.pyServers = map[string]bool{} // registered in the registry just replaced
+	c.mu.Unlock()
+	res := map[string]any{"cache": st != nil}
+	if indexErr != nil {
+		res["warning"] = indexErr.Error()
+	}
+	return res, nil
+}
+
+// pipeline(text, {frameMs, server, token}) -> id; a bad definition rejects
+// with every problem. With server (an absolute URL), the Python node types of
+// the proxy there are registered first (once per server).
+func (c *core) newPipeline(args []js.Value) (any, error) {
+	text := arg(args, 0)
+	if text.Type() != js.TypeString {
+		return nil, errors.New("pipeline: want the definition as YAML or JSON text")
+	}
+	if server := optString(arg(args, 1), "server"); server != "" {
+		c.mu.Lock()
+		done := c.pyServers[server]
+		c.pyServers[server] = true
+		c.mu.Unlock()
+		if !done {
+			if err := registerPython(context.Background(), c, server, optString(arg(args, 1), "token")); err != nil {
+				c.mu.Lock()
+				delete(c.pyServers, server)
+				c.mu.Unlock()
+				return nil, fmt.Errorf("pipeline: Python nodes at %s: %w", server, err)
+			}
+		}
+	}
+	p, err := runner.Load([]byte(text.String()), c.reg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	c.pipelines[c.next] = &pipeline{p: p, frameMS: int(opt(arg(args, 1), "frameMs", runner.DefaultFrameMS))}
+	return c.next, nil
+}
+
+func (c *core) pipelineOf(v js.Value) (*pipeline, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v.Type() == js.TypeNumber {
+		if p := c.pipelines[v.Int()]; p != nil {
+			return p, nil
+		}
+	}
+	return nil, errors.New("no such pipeline (closed?)")
+}
+
+// collector gathers a run's outputs for JavaScript: audio per source
+// (node.port) concatenated, and events as runner.Event JSON.
+type collector struct {
+	audio  []*audioOut
+	events []any
+}
+
+type audioOut struct {
+	src            string
+	node, port     string
+	rate, channels int
+	data           []byte // f32 little-endian
+	frames         int
+}
+
+func (col *collector) add(o sched.Output) error {
+	if o.Frame != nil && o.Frame.Kind == frame.KindAudio {
+		f := o.Frame
+		src := o.Node + "." + o.Port
+		var a *audioOut
+		for _, x := range col.audio {
+			if x.src == src {
+				a = x
+			}
+		}
+		if a == nil {
+			a = &audioOut{src: src, node: o.Node, port: o.Port, rate: int(f.SampleRate), channels: int(f.Channels)}
+			col.audio = append(col.audio, a)
+		}
+		a.data = append(a.data, f32Bytes(f)...)
+		a.frames++
+		return nil
+	}
+	if ev, ok := runner.EventOf(o); ok {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		col.events = append(col.events, string(b))
+	}
+	return nil
+}
+
+// f32Bytes returns an audio frame's samples as f32 bytes, converting s16 as the CLI does.
+func f32Bytes(f *frame.Frame) []byte {
+	if f.Format != frame.S16 {
+		return f.Data
+	}
+	out := make([]byte, 0, len(f.Data)*2)
+	for _, v := range f.S16() {
+		out = appendF32(out, float32(v)/32768)
+	}
+	return out
+}
+
+func (col *collector) result(stats []sched.NodeStats) map[string]any {
+	audio := make([]any, len(col.audio))
+	for i, a := range col.audio {
+		audio[i] = map[string]any{"node": a.node, "port": a.port, "sampleRate": a.rate, "channels": a.channels,
+			"frames": a.frames, "samples": float32Array(a.data)}
+	}
+	return map[string]any{"audio": audio, "events": js.Global().Get("JSON").Call("parse", "["+joinComma(col.events)+"]"), "stats": statsJS(stats)}
+}
+
+func joinComma(xs []any) string {
+	var b bytes.Buffer
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(x.(string))
+	}
+	return b.String()
+}
+
+func statsJS(stats []sched.NodeStats) []any {
+	out := make([]any, len(stats))
+	for i, s := range stats {
+		out[i] = map[string]any{"id": s.ID, "in": s.In, "out": s.Out, "dropped": s.Dropped, "errors": s.Errors,
+			"filtered": s.Filtered, "p50_us": float64(s.P50) / 1e3, "p99_us": float64(s.P99) / 1e3, "queue": s.QueueLen}
+	}
+	return out
+}
+
+// process(id, {pcm, sampleRate, channels} | {wav}) -> {audio, events, stats}:
+// the whole input is cut into frames by runner.PCMSource, exactly as
+// `remotemedia run` cuts a file.
+func (c *core) process(args []js.Value) (any, error) {
+	p, err := c.pipelineOf(arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	src, err := sourceOf(arg(args, 1), p.frameMS)
+	if err != nil {
+		return nil, fmt.Errorf("process: %w", err)
+	}
+	col := &collector{}
+	stats, err := runner.Run(context.Background(), p.p, src, col.add, sched.Options{StreamID: "browser"})
+	p.stats = stats
+	if err != nil {
+		return nil, err
+	}
+	return col.result(stats), nil
+}
+
+func sourceOf(in js.Value, frameMS int) (*runner.PCMSource, error) {
+	if in.Type() != js.TypeObject {
+		return nil, errors.New("want {pcm: Float32Array, sampleRate, channels} or {wav: ArrayBuffer}")
+	}
+	if w := in.Get("wav"); !w.IsUndefined() {
+		b, err := bytesOf(w)
+		if err != nil {
+			return nil, fmt.Errorf("wav: %w", err)
+		}
+		r, err := wavio.NewReader(bytes.NewReader(b), "wav")
+		if err != nil {
+			return nil, err
+		}
+		return runner.NewReaderSource(r.Read, r.SampleRate, r.Channels, frameMS, "browser")
+	}
+	samples, err := float32s(in.Get("pcm"))
+	if err != nil {
+		return nil, fmt.Errorf("pcm: %w", err)
+	}
+	return runner.NewPCMSource(samples, int(opt(in, "sampleRate", 0)), int(opt(in, "channels", 1)), frameMS, "browser")
+}
+
+// stream is one live session fed by push: pushed samples are cut into frames by
+// the same runner.PCMSource as process uses.
+type stream struct {
+	p       *pipeline
+	sess    *sched.Session
+	samples chan []float32
+	fed     chan error
+	done    chan struct{}
+	rate    int
+	chans   int
+}
+
+// open(id, onOutput, {sampleRate, channels}) -> session id. onOutput receives
+// {node, port, kind:"audio", sampleRate, channels, seq, ts_us, samples} or an
+// event object for every output, as it comes.
+func (c *core) open(args []js.Value) (any, error) {
+	p, err := c.pipelineOf(arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	cb := arg(args, 1)
+	if cb.Type() != js.TypeFunction {
+		return nil, errors.New("open: want a callback for outputs")
+	}
+	o := arg(args, 2)
+	rate, chans := int(opt(o, "sampleRate", 0)), int(opt(o, "channels", 1))
+	st := &stream{p: p, samples: make(chan []float32, 64), fed: make(chan error, 1), done: make(chan struct{}), rate: rate, chans: chans}
+	var pending []float32
+	src, err := runner.NewReaderSource(func(dst []float32) (int, error) {
+		for len(pending) == 0 {
+			s, ok := <-st.samples
+			if !ok {
+				return 0, io.EOF
+			}
+			pending = s
+		}
+		n := copy(dst, pending)
+		pending = pending[n:]
+		return n, nil
+	}, rate, chans, p.frameMS, "browser")
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	sess, err := sched.Start(context.Background(), p.p.Graph, sched.Options{StreamID: "browser"})
+	if err != nil {
+		return nil, err
+	}
+	st.sess = sess
+	go func() {
+		st.fed <- feedSession(sess, src)
+	}()
+	go func() {
+		defer close(st.done)
+		for out := range sess.Outputs() {
+			cb.Invoke(outputJS(out))
+		}
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	c.sessions[c.next] = st
+	p.live = sess
+	return c.next, nil
+}
+
+func feedSession(s *sched.Session, src runner.Source) error {
+	ctx := context.Background()
+	for {
+		f, err := src.Next()
+		if err == io.EOF {
+			return s.CloseInput(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.Push(ctx, f); err != nil {
+			return err
+		}
+	}
+}
+
+func outputJS(o sched.Output) any {
+	if f := o.Frame; f != nil && f.Kind == frame.KindAudio {
+		return map[string]any{"node": o.Node, "port": o.Port, "kind": "audio", "seq": f.Seq, "ts_us": f.Timestamp,
+			"sampleRate": f.SampleRate, "channels": f.Channels, "samples": float32Array(f32Bytes(f))}
+	}
+	ev, _ := runner.EventOf(o)
+	b, _ := json.Marshal(ev)
+	return js.Global().Get("JSON").Call("parse", string(b))
+}
+
+func (c *core) streamOf(v js.Value) (*stream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v.Type() == js.TypeNumber {
+		if s := c.sessions[v.Int()]; s != nil {
+			return s, nil
+		}
+	}
+	return nil, errors.New("no such stream (ended?)")
+}
+
+// push(sid, Float32Array): more interleaved samples at the stream's rate.
+func (c *core) push(args []js.Value) (any, error) {
+	st, err := c.streamOf(arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	samples, err := float32s(arg(args, 1))
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	select {
+	case st.samples <- samples:
+		return nil, nil
+	case <-st.done:
+		return nil, errors.New("push: the stream has ended")
+	}
+}
+
+// end(sid) -> stats: ends the input, waits until every output was delivered.
+func (c *core) end(args []js.Value) (any, error) {
+	st, err := c.streamOf(arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	delete(c.sessions, arg(args, 0).Int())
+	c.mu.Unlock()
+	close(st.samples)
+	ferr := <-st.fed
+	<-st.done
+	werr := st.sess.Wait()
+	st.p.stats = st.sess.Stats()
+	st.p.live = nil
+	_ = st.sess.Close()
+	if err := errors.Join(ferr, werr); err != nil {
+		return nil, err
+	}
+	return statsJS(st.p.stats), nil
+}
+
+// stats(id): per-node counters and latency of the live session, else the last one.
+func (c *core) stats(args []js.Value) (any, error) {
+	p, err := c.pipelineOf(arg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	if p.live != nil {
+		return statsJS(p.live.Stats()), nil
+	}
+	return statsJS(p.stats), nil
+}
+
+func (c *core) close(args []js.Value) (any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v := arg(args, 0); v.Type() == js.TypeNumber {
+		delete(c.pipelines, v.Int())
+	}
+	return nil, nil
+}
+
+// registerModule(nodeType, bytes): a custom node from module bytes, with one
+// audio input and one audio output port (docs/browser.md).
+func (c *core) registerModule(args []js.Value) (any, error) {
+	typ := arg(args, 0)
+	if typ.Type() != js.TypeString || typ.String() == "" {
+		return nil, errors.New("registerModule: want a node type name")
+	}
+	b, err := bytesOf(arg(args, 1))
+	if err != nil {
+		return nil, fmt.Errorf("registerModule: %w", err)
+	}
+	file := typ.String() + ".wasm"
+	c.loader.addLocal(file, b)
+	audio := []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}}
+	out := []node.Port{{Name: "out", Kinds: []frame.Kind{frame.KindAudio}}}
+	spec := wasmnode.ModuleSpec{File: file, Spec: node.Spec{Type: typ.String(), Doc: "registered from JavaScript", Inputs: audio, Outputs: out}}
+	return nil, wasmnode.Register(c.reg, c.host, c.loader, []wasmnode.ModuleSpec{spec})
+}
+
+func (c *core) saveDefinition(args []js.Value) (any, error) {
+	name, text := arg(args, 0), arg(args, 1)
+	if name.Type() != js.TypeString || text.Type() != js.TypeString {
+		return nil, errors.New("saveDefinition: want (name, text)")
+	}
+	if c.store == nil {
+		return nil, errors.New("saveDefinition: IndexedDB is not available")
+	}
+	return nil, c.store.put(context.Background(), storeDefs, name.String(), text)
+}
+
+func (c *core) loadDefinition(args []js.Value) (any, error) {
+	name := arg(args, 0)
+	if name.Type() != js.TypeString {
+		return nil, errors.New("loadDefinition: want a name")
+	}
+	v, err := c.store.get(context.Background(), storeDefs, name.String())
+	if err != nil || v.Type() != js.TypeString {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (c *core) nodeTypes([]js.Value) (any, error) {
+	types := c.reg.Types()
+	out := make([]any, len(types))
+	for i, t := range types {
+		out[i] = t
+	}
+	return out, nil
+}
