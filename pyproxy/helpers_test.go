@@ -17,6 +17,7 @@ import (
 
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
+	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 )
 
 var (
@@ -83,7 +84,7 @@ func serve(t testing.TB, p *Proxy) (*httptest.Server, *pynode.Client) {
 	t.Helper()
 	srv := httptest.NewServer(p.Handler())
 	t.Cleanup(srv.Close)
-	return srv, pynode.NewClient(srv.URL, p.cfg.Token)
+	return srv, pyhttp.NewClient(srv.URL, p.cfg.Token)
 }
 
 func text(seq uint64, s string) *frame.Frame {

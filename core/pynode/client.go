@@ -1,16 +1,15 @@
 // Package pynode runs Python nodes served by a pyproxy (docs/pyproxy.md) as
-// pipeline nodes with Runtime python. It uses net/http only, so it works the same
-// natively and under GOOS=js, where net/http is the browser's fetch.
+// pipeline nodes with Runtime python. The Client speaks the proxy's HTTP API over
+// a Doer, the one piece that differs by target: net/http natively (package
+// pyhttp), the browser's fetch in target/browser (net/http would add half a
+// megabyte to core.wasm).
 package pynode
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -71,30 +70,34 @@ type RemoteParam struct {
 	Doc     string `json:"doc"`
 }
 
-// Client is the HTTP Transport to a pyproxy. Its zero HTTP uses http.DefaultClient,
-// which keeps connections alive between requests.
+// Doer performs one HTTP exchange: method on url with an optional body and
+// bearer token, returning the status code and the whole response body.
+type Doer interface {
+	Do(ctx context.Context, method, url, contentType, token string, body []byte) (status int, resp []byte, err error)
+}
+
+// Client is the Transport to a pyproxy over its HTTP API.
 type Client struct {
-	BaseURL string // e.g. "http://127.0.0.1:8091" or a prefix like "/py" in a browser
+	BaseURL string // e.g. "http://127.0.0.1:8091", or "" / "/py" in a browser
 	Token   string // sent as Authorization: Bearer
-	HTTP    *http.Client
+	Doer    Doer
 }
 
 var _ Transport = (*Client)(nil)
 
 // NewClient returns a Client for the proxy at baseURL.
-func NewClient(baseURL, token string) *Client {
-	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token}
+func NewClient(baseURL, token string, d Doer) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, Doer: d}
 }
 
 // Nodes lists the node types the proxy serves.
 func (c *Client) Nodes(ctx context.Context) ([]RemoteType, error) {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/nodes", "", nil)
+	raw, err := c.do(ctx, "GET", "/v1/nodes", "", nil)
 	if err != nil {
 		return nil, err
 	}
-	defer drain(resp)
 	var types []RemoteType
-	if err := json.NewDecoder(resp.Body).Decode(&types); err != nil {
+	if err := json.Unmarshal(raw, &types); err != nil {
 		return nil, fmt.Errorf("%w: GET /v1/nodes: %v", ErrResponse, err)
 	}
 	return types, nil
@@ -106,15 +109,14 @@ func (c *Client) Open(ctx context.Context, nodeType string, params map[string]an
 	if err != nil {
 		return "", fmt.Errorf("pynode: open %q: params: %w", nodeType, err)
 	}
-	resp, err := c.do(ctx, http.MethodPost, "/v1/sessions", "application/json", body)
+	raw, err := c.do(ctx, "POST", "/v1/sessions", "application/json", body)
 	if err != nil {
 		return "", err
 	}
-	defer drain(resp)
 	var out struct {
 		SessionID string `json:"session_id"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.SessionID == "" {
+	if err := json.Unmarshal(raw, &out); err != nil || out.SessionID == "" {
 		return "", fmt.Errorf("%w: POST /v1/sessions: no session_id (%v)", ErrResponse, err)
 	}
 	return out.SessionID, nil
@@ -127,40 +129,33 @@ func (c *Client) Send(ctx context.Context, session string, frames []byte, emit f
 
 // Flush implements Transport with POST /v1/sessions/{id}/flush.
 func (c *Client) Flush(ctx context.Context, session string, emit func(*frame.Frame)) error {
-	return c.stream(ctx, "/v1/sessions/"+url.PathEscape(session)+"/flush", nil, emit)
+	return c.stream(ctx, "/v1/sessions/"+url.PathEscape(session)+"/flush", []byte{}, emit)
 }
 
 // Close implements Transport with DELETE /v1/sessions/{id}.
 func (c *Client) Close(ctx context.Context, session string) error {
-	resp, err := c.do(ctx, http.MethodDelete, "/v1/sessions/"+url.PathEscape(session), "", nil)
-	if err != nil {
-		return err
-	}
-	drain(resp)
-	return nil
+	_, err := c.do(ctx, "DELETE", "/v1/sessions/"+url.PathEscape(session), "", nil)
+	return err
 }
 
-// stream posts body and decodes the streamed output frames, stopping at an error frame.
+// stream posts body and hands on the output frames, stopping at an error frame.
 func (c *Client) stream(ctx context.Context, path string, body []byte, emit func(*frame.Frame)) error {
-	resp, err := c.do(ctx, http.MethodPost, path, ContentType, body)
+	raw, err := c.do(ctx, "POST", path, ContentType, body)
 	if err != nil {
 		return err
 	}
-	defer drain(resp)
-	dec := frame.NewDecoder(resp.Body)
-	for {
-		f, err := dec.Decode()
-		if err == io.EOF {
-			return nil
-		}
+	for len(raw) > 0 {
+		f, n, err := frame.UnmarshalPrefix(raw)
 		if err != nil {
 			return fmt.Errorf("%w: POST %s: %v", ErrResponse, path, err)
 		}
+		raw = raw[n:]
 		if msg, ok := errorFrame(f); ok {
 			return fmt.Errorf("%w: %s", ErrRemote, msg)
 		}
 		emit(f)
 	}
+	return nil
 }
 
 // errorFrame reports whether f is a proxy error frame (json, meta {"error": true}) and its message.
@@ -177,45 +172,22 @@ func errorFrame(f *frame.Frame) (string, bool) {
 	return doc.Error, true
 }
 
-func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {
+	if c.Doer == nil {
+		return nil, fmt.Errorf("pynode: %s %s: the client has no Doer", method, path)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	status, raw, err := c.Doer.Do(ctx, method, c.BaseURL+path, contentType, c.Token, body)
 	if err != nil {
 		return nil, fmt.Errorf("pynode: %s %s: %w", method, path, err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	if status/100 == 2 {
+		return raw, nil
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("pynode: %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer drain(resp)
 	var doc struct {
 		Error string `json:"error"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(raw, &doc) != nil || doc.Error == "" {
 		doc.Error = strings.TrimSpace(string(raw))
 	}
-	return nil, &StatusError{Code: resp.StatusCode, Message: doc.Error}
-}
-
-// drain reads what is left of a body so that the connection can be reused, then closes it.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	_ = resp.Body.Close()
+	return nil, &StatusError{Code: status, Message: doc.Error}
 }

@@ -1,6 +1,7 @@
 package pynode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,13 +16,20 @@ import (
 	"github.com/remotemedia/hybrid/core/node"
 )
 
-// inProcess serves h without a network (it works under GOOS=js too).
+// inProcess is a Doer serving h without a network (it works under GOOS=js too).
 type inProcess struct{ h http.Handler }
 
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+func (d inProcess) Do(_ context.Context, method, url, contentType, token string, body []byte) (int, []byte, error) {
+	req := httptest.NewRequest(method, url, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
+	d.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes(), nil
 }
 
 // fakeProxy mimics the pyproxy API for one "Upper" node type with a session "s1".
@@ -75,8 +83,7 @@ func fakeProxy(t *testing.T) (*Client, *[]string) {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	c := NewClient("http://proxy/", "tok")
-	c.HTTP = &http.Client{Transport: inProcess{auth}}
+	c := NewClient("http://proxy/", "tok", inProcess{auth})
 	return c, &log
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/pynode"
+	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 	"github.com/remotemedia/hybrid/pyproxy"
 )
 
@@ -94,7 +95,7 @@ func servePython(ctx context.Context, p *pyproxy.Proxy, reg *node.Registry) erro
 		return err
 	}
 	go func() { _ = p.Serve(ctx, ln) }()
-	client := pynode.NewClient("http://"+ln.Addr().String(), "")
+	client := pyhttp.NewClient("http://"+ln.Addr().String(), "")
 	_, err = pynode.RegisterRemote(ctx, reg, client)
 	return err
 }
