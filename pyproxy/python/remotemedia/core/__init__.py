@@ -1,0 +1,1 @@
+"""Compatibility package: the original RemoteMedia SDK's import paths."""

@@ -1,0 +1,183 @@
+"""Node type registry: decorator, explicit call, entry points and user modules named on the command line."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from .node import Node
+
+log = logging.getLogger("remotemedia.registry")
+
+ENTRY_POINT_GROUP = "remotemedia.nodes"
+
+_registry: dict[str, type] = {}
+
+T = TypeVar("T", bound=type)
+
+
+class UnknownNodeType(KeyError):
+    """No node class is registered under the requested type name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def register_node_class(cls: type, name: str | None = None) -> type:
+    """Register cls under name (default: its class name) and return it."""
+    if not inspect.isclass(cls) or not callable(getattr(cls, "process", None)):
+        raise TypeError(f"register_node_class: {cls!r} is not a node class with a process method")
+    name = name or cls.__name__
+    old = _registry.get(name)
+    if old is not None and old is not cls:
+        log.warning("node type %r: %s.%s replaces %s.%s", name, cls.__module__, cls.__qualname__,
+                    old.__module__, old.__qualname__)
+    _registry[name] = cls
+    return cls
+
+
+def register_node(arg: Any = None) -> Any:
+    """Class decorator: ``@register_node`` (type name = class name) or ``@register_node("NodeType")``."""
+    if inspect.isclass(arg):
+        return register_node_class(arg)
+
+    def deco(cls: T) -> T:
+        register_node_class(cls, arg)
+        return cls
+
+    return deco
+
+
+def get_node_class(name: str) -> type:
+    """The class registered under name; UnknownNodeType lists what is registered."""
+    try:
+        return _registry[name]
+    except KeyError:
+        raise UnknownNodeType(
+            f"unknown node type {name!r} (registered: {', '.join(sorted(_registry)) or 'none'})") from None
+
+
+def registered_nodes() -> dict[str, type]:
+    """A copy of the registry: type name -> class."""
+    return dict(_registry)
+
+
+def unregister(name: str) -> None:
+    """Forget a node type (tests)."""
+    _registry.pop(name, None)
+
+
+def register_module_nodes(mod: ModuleType) -> list[str]:
+    """Register every concrete Node subclass defined in mod by class name (those already registered, e.g.
+    by the decorator under another name, keep their names); returns the node type names mod provides."""
+    names = []
+    for attr in list(vars(mod).values()):
+        if not inspect.isclass(attr) or attr.__module__ != mod.__name__:
+            continue
+        known = [k for k, v in _registry.items() if v is attr]
+        if known:
+            names += known
+        elif (issubclass(attr, Node) and attr is not Node and not inspect.isabstract(attr)
+              and attr.process is not Node.process):
+            register_node_class(attr)
+            names.append(attr.__name__)
+    return names
+
+
+def load_module_path(path: str | Path) -> list[str]:
+    """Import a Python file and register its nodes; returns the node type names it provides."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"--module {path}: no such file")
+    name = "remotemedia_user_" + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"--module {path}: cannot load as a Python module")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    sys.path.insert(0, str(path.parent))  # let it import its siblings
+    spec.loader.exec_module(mod)
+    return register_module_nodes(mod)
+
+
+def load_module_name(name: str) -> list[str]:
+    """Import a module by dotted name and register its nodes."""
+    return register_module_nodes(importlib.import_module(name))
+
+
+def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
+    """Load the ``remotemedia.nodes`` entry points: a class registers under the entry point's name, a
+    module registers its Node subclasses. A broken entry point is logged, not fatal."""
+    names = []
+    for ep in importlib.metadata.entry_points(group=group):
+        try:
+            obj = ep.load()
+            if inspect.ismodule(obj):
+                names += register_module_nodes(obj)
+            else:
+                register_node_class(obj, ep.name)
+                names.append(ep.name)
+        except Exception as e:  # noqa: BLE001 - one bad plugin must not stop the worker
+            log.error("entry point %s = %s: %s: %s", ep.name, ep.value, type(e).__name__, e)
+    return names
+
+
+_PARAM_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+
+
+def _param_type(annotation: Any, default: Any) -> str:
+    if default is not inspect.Parameter.empty and default is not None:
+        return next((name for typ, name in _PARAM_TYPES if type(default) is typ), "object")
+    a = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return next((name for typ, name in _PARAM_TYPES if re.search(rf"\b{typ.__name__}\b", a)), "object")
+
+
+def _portable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+        return list(v)
+    return repr(v)
+
+
+def describe(name: str, cls: type) -> dict[str, Any]:
+    """The ready-message description of a node class: doc, streaming flag and the params of __init__."""
+    doc = inspect.getdoc(cls) or ""
+    params = []
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        sig = None
+    for p in (sig.parameters.values() if sig else []):
+        if p.name in ("self", "name") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        m = re.search(rf"^\s*{re.escape(p.name)}\s*(?:\([^)]*\))?\s*:\s*(.+)$", doc, re.M)
+        params.append({
+            "name": p.name,
+            "type": _param_type(p.annotation, p.default),
+            "default": None if p.default is inspect.Parameter.empty else _portable(p.default),
+            "doc": m.group(1).strip() if m else "",
+        })
+    return {"node_type": name, "doc": doc.split("\n\n")[0], "is_streaming": class_is_streaming(cls),
+            "params": params}
+
+
+def class_is_streaming(cls: type) -> bool:
+    """True when the class declares is_streaming, or its __init__ sets ``self.is_streaming = True`` as
+    RemoteMedia's own streaming nodes do."""
+    if getattr(cls, "is_streaming", False) is True:
+        return True
+    try:
+        src = inspect.getsource(cls.__init__)
+    except (OSError, TypeError):
+        return False
+    return re.search(r"self\.is_streaming\s*=\s*True\b", src) is not None
+
