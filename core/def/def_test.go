@@ -425,7 +425,7 @@ func TestSchema(t *testing.T) {
 	if rate["type"] != "integer" || rate["minimum"] != 1000.0 || rate["maximum"] != 384000.0 || rate["default"] != 16000.0 || rate["description"] != "output sample rate in Hz" {
 		t.Errorf("resample.rate: %v", rate)
 	}
-	if q := s.Defs["params.resample"].Properties["quality"]; q["type"] != "string" || len(q["enum"].([]any)) != 2 {
+	if q := s.Defs["params.resample"].Properties["quality"]; q["type"] != "string" || len(q["enum"].([]any)) != 3 {
 		t.Errorf("resample.quality: %v", q)
 	}
 	if every := s.Defs["params.logger"].Properties["every"]; every["exclusiveMinimum"] != 0.0 || every["minimum"] != nil {

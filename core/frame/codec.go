@@ -244,7 +244,7 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 			f.Timestamp, err = d.DecodeInt64()
 		case "meta":
 			var m map[string]any
-			m, err = d.DecodeMap()
+			m, err = decodeMetaMap(d, r, 0)
 			if len(m) > 0 {
 				f.Meta = m
 			}
@@ -322,6 +322,77 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// Bounds on metadata, which comes from the network: the msgpack library sizes an
+// array by its declared length before reading it, so a forged length would
+// allocate without limit.
+const (
+	maxMetaDepth = 32
+	maxMetaItems = 1 << 16 // per container, when the input's length is unknown
+)
+
+// checkLen rejects a container length that cannot fit in what is left of the input.
+func checkLen(n int, r *bytes.Reader) error {
+	limit := maxMetaItems
+	if r != nil && r.Len() < limit {
+		limit = r.Len() // every element takes at least one byte
+	}
+	if n > limit {
+		return fmt.Errorf("metadata container of %d elements is longer than the input allows", n)
+	}
+	return nil
+}
+
+func decodeMetaMap(d *msgpack.Decoder, r *bytes.Reader, depth int) (map[string]any, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil || n <= 0 {
+		return nil, err
+	}
+	if err := checkLen(2*n, r); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, n)
+	for i := 0; i < n; i++ {
+		k, err := d.DecodeString()
+		if err != nil {
+			return nil, fmt.Errorf("metadata keys must be strings: %w", err)
+		}
+		if m[k], err = decodeMetaValue(d, r, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func decodeMetaValue(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
+	if depth > maxMetaDepth {
+		return nil, fmt.Errorf("metadata nested deeper than %d", maxMetaDepth)
+	}
+	c, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c == 0xde || c == 0xdf || (c >= 0x80 && c <= 0x8f):
+		return decodeMetaMap(d, r, depth)
+	case c == 0xdc || c == 0xdd || (c >= 0x90 && c <= 0x9f):
+		n, err := d.DecodeArrayLen()
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		if err := checkLen(n, r); err != nil {
+			return nil, err
+		}
+		a := make([]any, n)
+		for i := range a {
+			if a[i], err = decodeMetaValue(d, r, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	}
+	return d.DecodeInterface()
 }
 
 // decodeData reads a str or bin value; the result aliases src.
