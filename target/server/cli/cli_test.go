@@ -21,6 +21,16 @@ var update = flag.Bool("update", false, "rewrite docs/nodes.md and docs/definiti
 
 const example = "../../../examples/speech-frontend.yaml"
 
+// TestMain points Python nodes at the repository's .venv (scripts/deps.sh makes it).
+func TestMain(m *testing.M) {
+	if py, err := filepath.Abs("../../../.venv/bin/python"); err == nil && os.Getenv("REMOTEMEDIA_PYTHON") == "" {
+		if _, err := os.Stat(py); err == nil {
+			os.Setenv("REMOTEMEDIA_PYTHON", py)
+		}
+	}
+	os.Exit(m.Run())
+}
+
 // needTool fails in CI (where the test command installs the tool) and skips elsewhere.
 func needTool(t *testing.T, name string) {
 	t.Helper()
@@ -272,5 +282,54 @@ func TestGeneratedDocsAreCurrent(t *testing.T) {
 		if string(have) != out {
 			t.Errorf("%s is stale: run `go test ./target/server/cli -run GeneratedDocs -update` (or `make docs`)", tc.file)
 		}
+	}
+}
+
+// A definition mixing WASM nodes with a Python model node runs against real
+// worker processes: the VAD's speech reaches Whisper, whose transcript comes back.
+func TestRunMixedWASMAndPython(t *testing.T) {
+	if _, err := os.Stat("../../../.venv/bin/python"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no .venv: scripts/deps.sh installs the Python package")
+		}
+		t.Skip("no .venv with the Python package (make deps)")
+	}
+	dir := t.TempDir()
+	sentence := "The quick brown fox jumps over the lazy dog"
+	in, _ := speechWAV(t, dir, []float64{0.8}, []string{sentence})
+	events := filepath.Join(dir, "events.jsonl")
+	code, _, stderr := runCLI(t, "run", "../../../examples/transcribe.yaml", "--in", in, "--events", events, "--python", "on")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	raw, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var transcript []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var ev struct{ Node, Kind, Text string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if ev.Node == "asr" && ev.Kind == "text" {
+			transcript = append(transcript, ev.Text)
+		}
+	}
+	got := strings.Join(transcript, " ")
+	want := strings.Fields(strings.ToLower(sentence))
+	words := map[string]bool{}
+	for _, w := range strings.Fields(strings.ToLower(got)) {
+		words[strings.Trim(w, ".,!?")] = true
+	}
+	missing := 0
+	for _, w := range want {
+		if !words[w] {
+			missing++
+		}
+	}
+	t.Logf("transcript %q: %d of %d words missing", got, missing, len(want))
+	if missing > len(want)/3 {
+		t.Fatalf("transcript %q misses %d of %d words of %q", got, missing, len(want), sentence)
 	}
 }
