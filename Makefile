@@ -22,7 +22,7 @@ browser:
 build: modules browser
 	$(GO) build -trimpath -o $(BIN) ./target/server/cmd/remotemedia
 
-run: build
+run: deps build
 	$(BIN) serve --listen $(LISTEN)
 
 test: deps build lint test-go test-js test-fuzz test-python test-e2e
