@@ -114,6 +114,32 @@ func BenchmarkBrowser(b *testing.B) {
 		}
 		b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/call")
 	})
+	b.Run("python/tab", func(b *testing.B) {
+		// A 20 ms 48 kHz mono frame pushed into a streaming session of a pass-through
+		// Python node, until its output comes back: fetch to the proxy, the worker pipe, back.
+		navigate(b, ctx, s.url)
+		lat := eval[[]float64](b, ctx, fmt.Sprintf(`
+			const rm = await RemoteMedia.load();
+			const p = await rm.pipeline({ version: "1", nodes: [{ id: "py", node_type: "PassThrough", runtime_hint: "python" }] }, { server: "/" });
+			let arrived = null;
+			const s = await p.open(() => { if (arrived) { const r = arrived; arrived = null; r(); } }, { sampleRate: 48000, channels: 1 });
+			const frame = new Float32Array(960).fill(0.25);
+			const lat = [];
+			for (let i = 0; i < %d + 20; i++) {
+				const got = new Promise((r) => { arrived = r; });
+				const t0 = performance.now();
+				await s.push(frame);
+				await got;
+				if (i >= 20) lat.push((performance.now() - t0) * 1000);
+			}
+			await s.end();
+			lat.sort((a, b) => a - b);
+			return [lat[Math.floor(lat.length / 2)], lat[Math.floor(lat.length * 0.99)]];`, max(b.N, 300)))
+		for b.Loop() {
+		}
+		b.ReportMetric(lat[0], "p50-µs")
+		b.ReportMetric(lat[1], "p99-µs")
+	})
 	b.Run("size", func(b *testing.B) {
 		raw, err := os.ReadFile("../web/dist/core.wasm")
 		if err != nil {

@@ -28,8 +28,8 @@ var suites = []suite{
 	{".", "./target/server/host", "ProcessEmpty|FuncCall", "200000x"},
 	{".", "./target/server/cli", "FrontEndChain|LoadModules", "1s"},
 	{".", "./wasm-modules", ".", "2000x"},
-	{".", "./pyproxy", "RoundTrip|Throughput", "1s"},
-	{"e2e", "./...", "Browser", "1x"},
+	{".", "./pyproxy", "RoundTrip|Throughput", "2000x"},
+	{"e2e", ".", "Browser", "1x"},
 }
 
 // row is one line of the table: a metric of a benchmark, and its target.
@@ -65,11 +65,21 @@ var rows = []row{
 	{"chunker (Go guest): wasm", "BenchmarkChunker/wasm", "ns/op", 1e-3, "µs", 0, true},
 	{"chain of modules without scheduler: wasm", "BenchmarkChain/wasm", "ns/op", 1e-3, "µs", 0, true},
 	{"chain of modules without scheduler: native Go", "BenchmarkChain/native", "ns/op", 1e-3, "µs", 0, true},
-	{"Python pass-through round trip p50", "BenchmarkRoundTrip", "p50-µs", 1, "µs", 300, true},
-	{"Python pass-through round trip p99", "BenchmarkRoundTrip", "p99-µs", 1, "µs", 1000, true},
+	{"Python pass-through round trip over HTTP, p50", "BenchmarkRoundTrip/http", "p50-µs", 1, "µs", 300, true},
+	{"Python pass-through round trip over HTTP, p99", "BenchmarkRoundTrip/http", "p99-µs", 1, "µs", 1000, true},
+	{"Python pass-through round trip, proxy to worker pipe only, p50", "BenchmarkRoundTrip/pipe", "p50-µs", 1, "µs", 0, true},
+	{"Python pass-through round trip, proxy to worker pipe only, p99", "BenchmarkRoundTrip/pipe", "p99-µs", 1, "µs", 0, true},
+	{"Python pass-through round trip from the tab, p50", "BenchmarkBrowser/python/tab", "p50-µs", 1, "µs", 0, true},
+	{"Python pass-through round trip from the tab, p99", "BenchmarkBrowser/python/tab", "p99-µs", 1, "µs", 0, true},
 	{"Python throughput, 1 worker", "BenchmarkThroughput/workers=1", "frames/s", 1, "frames/s", 0, false},
 	{"Python throughput, 2 workers", "BenchmarkThroughput/workers=2", "frames/s", 1, "frames/s", 0, false},
 	{"Python throughput, 4 workers", "BenchmarkThroughput/workers=4", "frames/s", 1, "frames/s", 0, false},
+	{"browser: node call in the tab (empty module, 20 ms stereo frame, copies included)", "BenchmarkBrowser/call/tab", "ns/call", 1e-3, "µs", 5, true},
+	{"browser: the same call under wazero", "BenchmarkBrowser/call/wazero", "ns/call", 1e-3, "µs", 0, true},
+	{"browser: core.wasm gzipped", "BenchmarkBrowser/size", "MB-gzip", 1, "MB", 1.5, true},
+	{"browser: core.wasm raw", "BenchmarkBrowser/size", "MB-raw", 1, "MB", 0, true},
+	{"browser: page load to first processed frame, cold", "BenchmarkBrowser/first-frame/cold", "ms", 1, "ms", 0, true},
+	{"browser: page load to first processed frame, warm", "BenchmarkBrowser/first-frame/warm", "ms", 1, "ms", 300, true},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
