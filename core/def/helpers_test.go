@@ -43,6 +43,14 @@ var testSpecs = []node.Spec{
 		Inputs:  []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}},
 		Outputs: []node.Port{{Name: "text", Kinds: []frame.Kind{frame.KindText}}},
 	},
+	{
+		// As core/pynode registers a Python node type: params from the worker, one
+		// port each way carrying every kind (examples/transcribe.yaml uses it).
+		Type: "WhisperASR", Runtime: node.RuntimePython, Doc: "Whisper speech to text",
+		Params:  []node.Param{{Name: "beam_size", Type: node.ParamInteger, Default: 5, Doc: "beam width"}},
+		Inputs:  []node.Port{{Name: "in"}},
+		Outputs: []node.Port{{Name: "out"}},
+	},
 }
 
 // testRegistry registers wasmnode.Standard as wasm specs and testSpecs, all with
