@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -238,7 +239,7 @@ func TestBuild(t *testing.T) {
 			t.Errorf("mono: %+v", g.Nodes[0])
 		}
 		want := []edge{{"mono", 0, "resample", 0, sched.Block}, {"resample", 0, "gain", 0, sched.DropOldest}}
-		if got := edges(g); !equal(got, want) {
+		if got := edges(g); !slices.Equal(got, want) {
 			t.Errorf("edges %v, want %v", got, want)
 		}
 	})
@@ -264,7 +265,7 @@ func TestBuild(t *testing.T) {
 	t.Run("named ports fan-out", func(t *testing.T) {
 		g := build(t, "fanout.yaml")
 		want := []edge{{"vad", 0, "loud", 0, sched.Block}, {"vad", 0, "quiet", 0, sched.Block}, {"vad", 1, "log", 0, sched.Block}}
-		if got := edges(g); !equal(got, want) {
+		if got := edges(g); !slices.Equal(got, want) {
 			t.Errorf("edges %v, want %v", got, want)
 		}
 		if g.Edges[0].When != nil || g.Edges[2].When == nil || g.Edges[2].WhenSource != `json.event == "speech_start"` {
@@ -274,7 +275,7 @@ func TestBuild(t *testing.T) {
 	t.Run("fan-in named inputs", func(t *testing.T) {
 		g := build(t, "fanin.json")
 		want := []edge{{"left", 0, "mix", 0, sched.Block}, {"right", 0, "mix", 1, sched.Block}, {"mix", 0, "out", 0, sched.Block}, {"extra", 0, "out", 0, sched.Block}}
-		if got := edges(g); !equal(got, want) {
+		if got := edges(g); !slices.Equal(got, want) {
 			t.Errorf("edges %v, want %v", got, want)
 		}
 		if g.Nodes[3].Spec.Runtime != "go" || g.Nodes[0].Spec.Runtime != "wasm" {
@@ -290,18 +291,6 @@ func TestBuild(t *testing.T) {
 			t.Errorf("nil definition: %v", err)
 		}
 	})
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWhen(t *testing.T) {
