@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coder/websocket"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
 )
@@ -168,58 +167,6 @@ func TestCheckListen(t *testing.T) {
 	ln := fakeListener{&net.TCPAddr{IP: net.IPv4zero, Port: 8091}}
 	if err := p.Serve(context.Background(), ln); !errors.Is(err, ErrNoToken) {
 		t.Errorf("Serve on 0.0.0.0 without token = %v, want ErrNoToken", err)
-	}
-}
-
-func TestWebSocket(t *testing.T) {
-	p := newProxy(t, Config{Token: "s3cret"})
-	srv, c := serve(t, p)
-	id := open(t, c, "Counter", nil)
-	ctx := context.Background()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sessions/" + id + "/ws?token=s3cret"
-	conn, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	read := func() *frame.Frame {
-		t.Helper()
-		typ, b, err := conn.Read(ctx)
-		if err != nil || typ != websocket.MessageBinary {
-			t.Fatalf("read: %v %v", typ, err)
-		}
-		f, err := frame.Unmarshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	if err := conn.Write(ctx, websocket.MessageBinary, encode(t, text(1, "a"), text(2, "b"))); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"a#1", "b#2"} {
-		if got := read(); got.Text() != want || got.StreamID != "t" {
-			t.Errorf("got %q (sid %q), want %q", got.Text(), got.StreamID, want)
-		}
-	}
-	if err := conn.Write(ctx, websocket.MessageBinary, []byte("garbage")); err != nil {
-		t.Fatal(err)
-	}
-	if got := read(); got.Kind != frame.KindJSON || got.Meta["error"] != true || !strings.Contains(got.Text(), "bad frame") {
-		t.Errorf("garbage: got %s %q, want an error frame", got.Kind, got.Text())
-	}
-	eos := frame.NewControl(frame.Header{StreamID: "t", Seq: 3}, frame.EndOfStream)
-	if err := conn.Write(ctx, websocket.MessageBinary, encode(t, eos)); err != nil {
-		t.Fatal(err)
-	}
-	if got := read(); got.Text() != `{"total":2}` {
-		t.Errorf("flush output %q, want {\"total\":2}", got.Text())
-	}
-	if got := read(); !got.IsControl(frame.EndOfStream) || got.Seq != 3 {
-		t.Errorf("got %s seq %d, want the eos frame", got.Kind, got.Seq)
-	}
-	if _, _, err := websocket.Dial(ctx, strings.TrimSuffix(url, "?token=s3cret"), nil); err == nil {
-		t.Error("dial without token succeeded")
 	}
 }
 

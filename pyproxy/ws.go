@@ -11,9 +11,11 @@ import (
 
 // websocket streams a session over a WebSocket: every binary message the client
 // sends holds one or more wire frames (fed like a POST to /frames); every message
-// the server sends holds one output frame. An eos control frame flushes the node,
-// and its outputs are followed by the eos frame itself. A failed request becomes an
-// error frame; a failed worker also closes the connection (status 1011).
+// the server sends holds one output frame, and once a client message has been
+// handled a zero-length message marks the end of its reply. An eos control frame
+// flushes the node, and its outputs are followed by the eos frame itself. A failed
+// request becomes an error frame (then the marker); a failed worker sends an error
+// frame and closes the connection (status 1011) instead.
 func (p *Proxy) websocket(c echo.Context) error {
 	id := c.Param("id")
 	s, err := p.session(id)
@@ -53,6 +55,9 @@ func (p *Proxy) websocket(c echo.Context) error {
 			return nil
 		}
 		if err != nil && send(errorFrame(err, s.nodeType, id)) != nil {
+			break
+		}
+		if send(nil) != nil { // end of this message's reply
 			break
 		}
 	}

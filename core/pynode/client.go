@@ -150,26 +150,27 @@ func (c *Client) stream(ctx context.Context, path string, body []byte, emit func
 			return fmt.Errorf("%w: POST %s: %v", ErrResponse, path, err)
 		}
 		raw = raw[n:]
-		if msg, ok := errorFrame(f); ok {
-			return fmt.Errorf("%w: %s", ErrRemote, msg)
+		if err := ErrorFrame(f); err != nil {
+			return err
 		}
 		emit(f)
 	}
 	return nil
 }
 
-// errorFrame reports whether f is a proxy error frame (json, meta {"error": true}) and its message.
-func errorFrame(f *frame.Frame) (string, bool) {
+// ErrorFrame returns the error (matching ErrRemote) that f reports when it is a
+// proxy error frame (json, meta {"error": true}), or nil for any other frame.
+func ErrorFrame(f *frame.Frame) error {
 	if f.Kind != frame.KindJSON || f.Meta["error"] != true {
-		return "", false
+		return nil
 	}
 	var doc struct {
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(f.Data, &doc); err != nil || doc.Error == "" {
-		return string(f.Data), true
+		doc.Error = string(f.Data)
 	}
-	return doc.Error, true
+	return fmt.Errorf("%w: %s", ErrRemote, doc.Error)
 }
 
 func (c *Client) do(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {

@@ -14,10 +14,15 @@ import (
 // (which would more than double its size).
 type fetchDoer struct{}
 
-// registerPython registers the Python node types the proxy at server lists.
+// registerPython registers the Python node types the proxy at server lists; their
+// sessions stream over WebSockets (wsTransport), or over fetch when one cannot open.
 func registerPython(ctx context.Context, c *core, server, token string) error {
-	_, err := pynode.RegisterRemote(ctx, c.reg, pynode.NewClient(server, token, fetchDoer{}))
-	return err
+	client := pynode.NewClient(server, token, fetchDoer{})
+	types, err := client.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	return pynode.Register(c.reg, newWSTransport(client), types)
 }
 
 // Do implements pynode.Doer.
