@@ -74,7 +74,7 @@ func BenchmarkBrowser(b *testing.B) {
 		ns := eval[float64](b, ctx, fmt.Sprintf(`
 			const rm = await RemoteMedia.load();
 			const r = await rm._core.benchCall(new Uint8Array(%s), %d, %d);
-			return r.ns_per_call;`, jsBytes(b, "../wasm-modules/build/test/empty.wasm"), frameBytes, max(b.N, 1000)))
+			return r.ns_per_call;`, jsBytes(b, "../wasm-modules/build/test/empty.wasm"), frameBytes, max(b.N, 20000)))
 		for b.Loop() {
 		}
 		b.ReportMetric(ns, "ns/call")
@@ -110,7 +110,7 @@ func BenchmarkBrowser(b *testing.B) {
 			}
 		}
 		// As many calls as the tab makes (call/tab), after a warm-up, whatever -benchtime says.
-		n := max(b.N, 1000)
+		n := max(b.N, 20000)
 		for range 100 {
 			call()
 		}
