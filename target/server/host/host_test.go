@@ -3,6 +3,8 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -408,5 +410,39 @@ func checkSIMD(t *testing.T, in, got *frame.Frame) {
 		if y[i] != want {
 			t.Fatalf("sample %d: %v, want %v (input %v)", i, y[i], want, x[i])
 		}
+	}
+}
+
+// A module in Config.Trusted runs as it is; any other is instrumented. The
+// module here exports a global named like the guard's own, which the guard
+// refuses: so it compiles only when trusted.
+func TestTrustedModulesRunUninstrumented(t *testing.T) {
+	wasm, err := hex.DecodeString("0061736d01000000" + // magic, version
+		"0503010001" + // memory section: one memory, min 1 page
+		"0606017f0141000b" + // global section: one mutable i32 = 0
+		"071b02066d656d6f727902000e5f5f726d5f696e746572727570740300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		trusted   [][sha256.Size]byte
+		expectErr bool
+	}{
+		{"guarded", nil, true},
+		{"trusted", [][sha256.Size]byte{sha256.Sum256(wasm)}, false},
+		{"another module trusted", [][sha256.Size]byte{sha256.Sum256([]byte("x"))}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHost(t, host.Config{Trusted: tc.trusted})
+			_, err := h.Compile(ctx, "clash.wasm", wasm)
+			if got := err != nil; got != tc.expectErr {
+				t.Fatalf("Compile error %v, want an error: %v", err, tc.expectErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "__rm_interrupt") {
+				t.Fatalf("error %q does not name the clashing export", err)
+			}
+		})
 	}
 }

@@ -19,9 +19,10 @@ const stopped = -1
 
 // module is a compiled module.
 type module struct {
-	h    *Host
-	name string
-	cm   wazero.CompiledModule
+	h       *Host
+	name    string
+	cm      wazero.CompiledModule
+	guarded bool // instrumented by guard (not in Config.Trusted)
 }
 
 func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
@@ -50,7 +51,7 @@ func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (was
 	in.budget, _ = mod.ExportedGlobal(budgetExport).(api.MutableGlobal)
 	in.mem = mod.ExportedMemory("memory")
 	switch {
-	case in.interrupt == nil || in.budget == nil: // guard always adds them
+	case m.guarded && (in.interrupt == nil || in.budget == nil): // guard always adds them
 		err = fmt.Errorf("%w: no globals %q and %q", ErrGuard, interruptExport, budgetExport)
 	case in.mem == nil:
 		err = fmt.Errorf("%w: no exported memory \"memory\"", wasmnode.ErrABI)
