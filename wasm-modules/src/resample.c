@@ -120,6 +120,35 @@ static inline float dot(const float *x, const float *h, uint32_t n) {
          wasm_f32x4_extract_lane(a, 3);
 }
 
+/* Four outputs of one filter h at x, x+s, x+2s and x+3s: every filter load serves
+ * four products, and one transpose sums the four accumulators together. */
+static inline v128_t dot4(const float *x, uint32_t s, const float *h, uint32_t n) {
+  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t hv = wasm_v128_load(h + i), hw = wasm_v128_load(h + i + 4);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(x + i), hv));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(x + s + i), hv));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(x + 2 * s + i), hv));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(x + 3 * s + i), hv));
+    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(x + i + 4), hw));
+    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(wasm_v128_load(x + s + i + 4), hw));
+    b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(wasm_v128_load(x + 2 * s + i + 4), hw));
+    b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(wasm_v128_load(x + 3 * s + i + 4), hw));
+  }
+  a0 = wasm_f32x4_add(a0, b0), a1 = wasm_f32x4_add(a1, b1), a2 = wasm_f32x4_add(a2, b2), a3 = wasm_f32x4_add(a3, b3);
+  for (; i < n; i += 4) {
+    v128_t hv = wasm_v128_load(h + i);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(x + i), hv));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(x + s + i), hv));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(x + 2 * s + i), hv));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(x + 3 * s + i), hv));
+  }
+  v128_t u0 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t u1 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5), wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
+}
+
 /* Computes every output whose taps are available (and, with limit, only those before input
  * index limit), emits them as one frame and drops history no longer needed. */
 static int produce(int64_t limit) {
@@ -128,6 +157,18 @@ static int produce(int64_t limit) {
   float *o = rm_buf_reserve(&out, maxn * channels * 4);
   if (!o) return rm_fail("resample: out of memory");
   int64_t first = n_out;
+  /* Integer decimation (L = 1, e.g. 48k to 16k): one filter for every output, four at a time. */
+  while (L == 1 && cur_i + 3 * (int64_t)M + look <= last && cur_i + 3 * (int64_t)M < limit && n + 4 <= maxn) {
+    uint32_t off = (uint32_t)(cur_i - half + 1 - hbase);
+    for (uint32_t c = 0; c < channels; c++) {
+      v128_t r = dot4(hist + c * cap + off, M, table, taps);
+      o[n * channels + c] = wasm_f32x4_extract_lane(r, 0);
+      o[(n + 1) * channels + c] = wasm_f32x4_extract_lane(r, 1);
+      o[(n + 2) * channels + c] = wasm_f32x4_extract_lane(r, 2);
+      o[(n + 3) * channels + c] = wasm_f32x4_extract_lane(r, 3);
+    }
+    n += 4, n_out += 4, cur_i += 4 * (int64_t)M;
+  }
   while (cur_i + look <= last && cur_i < limit && n < maxn) {
     const float *h = interp;
     if (L <= MAX_PHASES) h = table + cur_p * taps;
