@@ -17,6 +17,7 @@ static double atten_db;
 /* the current stream */
 static uint32_t in_rate, channels, L, M, phases, taps, half; /* taps: padded to a multiple of 4 */
 static float *table, *interp;
+static float *hpad; /* L = 1: the filter with 4M zeros on each side, for dot8 */
 static float *hist; /* planar: channel c at hist + c*cap */
 static uint32_t cap, hlen;
 static int64_t hbase;                 /* input index of hist[0] */
@@ -53,8 +54,8 @@ static uint32_t gcd(uint32_t a, uint32_t b) {
 }
 
 static void release(void) {
-  rm_free(table), rm_free(interp), rm_free(hist);
-  table = interp = hist = 0;
+  rm_free(table), rm_free(interp), rm_free(hist), rm_free(hpad);
+  table = interp = hist = hpad = 0;
   cap = hlen = 0;
   in_rate = 0;
 }
@@ -86,6 +87,11 @@ static int setup(uint32_t rate, uint32_t ch, int64_t ts) {
       row[t] = (float)v, sum += v;
     }
     for (uint32_t t = 0; t < taps; t++) row[t] = (float)(row[t] / sum);
+  }
+  if (L == 1) {
+    hpad = rm_alloc((taps + 8 * M) * 4);
+    if (!hpad) return rm_fail("resample: out of memory for the filter");
+    for (uint32_t i = 0; i < taps + 8 * M; i++) hpad[i] = i >= 4 * M && i < 4 * M + taps ? table[i - 4 * M] : 0;
   }
   hbase = -(int64_t)half, hlen = half; /* zeros before the start */
   in_count = cur_i = n_out = 0, cur_p = 0, t0_us = ts;
@@ -120,6 +126,13 @@ static inline float dot(const float *x, const float *h, uint32_t n) {
          wasm_f32x4_extract_lane(a, 3);
 }
 
+/* Sums the lanes of a0..a3 into one vector: lane k is the sum of ak's lanes. */
+static inline v128_t hsum4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
+  v128_t u0 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t u1 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5), wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
+}
+
 /* Four outputs of one filter h at x, x+s, x+2s and x+3s: every filter load serves
  * four products, and one transpose sums the four accumulators together. */
 static inline v128_t dot4(const float *x, uint32_t s, const float *h, uint32_t n) {
@@ -144,9 +157,31 @@ static inline v128_t dot4(const float *x, uint32_t s, const float *h, uint32_t n
     a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(x + 2 * s + i), hv));
     a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(x + 3 * s + i), hv));
   }
-  v128_t u0 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-  v128_t u1 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-  return wasm_f32x4_add(wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5), wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
+  return hsum4(a0, a1, a2, a3);
+}
+
+/* Eight outputs of integer decimation by m at x, x+m, ..., x+7m. Output k+4 starts 4m
+ * samples (m whole vectors) after output k, so each x load serves two outputs, with
+ * the filter shifted by 4m taps: hp is the filter with 4m zeros on each side. Loads
+ * are what cost under wazero (each is a bounds check), so this halves them per MAC. */
+static inline void dot8(const float *x, uint32_t m, const float *hp, uint32_t n, v128_t *lo, v128_t *hi) {
+  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const float *h = hp + 4 * m;
+  for (uint32_t i = 0; i < n + 4 * m; i += 4) {
+    v128_t x0 = wasm_v128_load(x + i), x1 = wasm_v128_load(x + m + i);
+    v128_t x2 = wasm_v128_load(x + 2 * m + i), x3 = wasm_v128_load(x + 3 * m + i);
+    v128_t h0 = wasm_v128_load(h + i), h1 = wasm_v128_load(hp + i);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, h0));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x1, h0));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x2, h0));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x3, h0));
+    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(x0, h1));
+    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(x1, h1));
+    b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(x2, h1));
+    b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(x3, h1));
+  }
+  *lo = hsum4(a0, a1, a2, a3);
+  *hi = hsum4(b0, b1, b2, b3);
 }
 
 /* Computes every output whose taps are available (and, with limit, only those before input
@@ -157,7 +192,20 @@ static int produce(int64_t limit) {
   float *o = rm_buf_reserve(&out, maxn * channels * 4);
   if (!o) return rm_fail("resample: out of memory");
   int64_t first = n_out;
-  /* Integer decimation (L = 1, e.g. 48k to 16k): one filter for every output, four at a time. */
+  /* Integer decimation (L = 1, e.g. 48k to 16k): one filter for every output, eight and then four at a time. */
+  while (L == 1 && cur_i + 7 * (int64_t)M + look <= last && cur_i + 7 * (int64_t)M < limit && n + 8 <= maxn) {
+    uint32_t off = (uint32_t)(cur_i - half + 1 - hbase);
+    for (uint32_t c = 0; c < channels; c++) {
+      v128_t lo, hi;
+      dot8(hist + c * cap + off, M, hpad, taps, &lo, &hi);
+      float *oc = o + n * channels + c;
+      oc[0] = wasm_f32x4_extract_lane(lo, 0), oc[channels] = wasm_f32x4_extract_lane(lo, 1);
+      oc[2 * channels] = wasm_f32x4_extract_lane(lo, 2), oc[3 * channels] = wasm_f32x4_extract_lane(lo, 3);
+      oc[4 * channels] = wasm_f32x4_extract_lane(hi, 0), oc[5 * channels] = wasm_f32x4_extract_lane(hi, 1);
+      oc[6 * channels] = wasm_f32x4_extract_lane(hi, 2), oc[7 * channels] = wasm_f32x4_extract_lane(hi, 3);
+    }
+    n += 8, n_out += 8, cur_i += 8 * (int64_t)M;
+  }
   while (L == 1 && cur_i + 3 * (int64_t)M + look <= last && cur_i + 3 * (int64_t)M < limit && n + 4 <= maxn) {
     uint32_t off = (uint32_t)(cur_i - half + 1 - hbase);
     for (uint32_t c = 0; c < channels; c++) {
