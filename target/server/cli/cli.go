@@ -31,7 +31,7 @@ const usage = `remotemedia: run media pipelines of WebAssembly and Python nodes.
 Usage:
   remotemedia run DEF --in IN.wav --out OUT.wav [--events EVENTS.jsonl] [flags]
   remotemedia validate DEF
-  remotemedia nodes [--json | --schema | --markdown]
+  remotemedia nodes [--json | --schema | --markdown] [--python on]
   remotemedia serve [--listen 127.0.0.1:8080] [flags]
   remotemedia frames FILE.msgpack
 
@@ -173,20 +173,22 @@ func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
 }
 
 func cmdNodes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("nodes", stderr, "nodes [--json | --schema | --markdown]")
+	fs := newFlagSet("nodes", stderr, "nodes [--json | --schema | --markdown] [--python on]")
 	asJSON := fs.Bool("json", false, "print the node specs as JSON")
 	schema := fs.Bool("schema", false, "print the JSON Schema of pipeline definitions")
 	markdown := fs.Bool("markdown", false, "print the node reference as Markdown (docs/nodes.md)")
 	var wf wasmFlags
+	var pf pythonFlags
 	wf.register(fs)
+	pf.register(fs) // with no definition, auto means off: --python on lists the Python node types too
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	reg, h, err := wf.registry(ctx)
+	reg, cleanup, err := registryFor(ctx, nil, &wf, &pf, stderr)
 	if err != nil {
 		return err
 	}
-	defer h.Close(ctx)
+	defer cleanup()
 	switch {
 	case *schema:
 		return writeSchema(stdout, reg)

@@ -333,3 +333,21 @@ func TestRunMixedWASMAndPython(t *testing.T) {
 		t.Fatalf("transcript %q misses %d of %d words of %q", got, missing, len(want), sentence)
 	}
 }
+
+// `nodes` lists the WASM node types; with --python on, the worker's types too.
+func TestNodesListsBothRuntimes(t *testing.T) {
+	code, out, stderr := runCLI(t, "nodes")
+	if code != 0 || !strings.Contains(out, "resample") || strings.Contains(out, "WhisperASR") {
+		t.Fatalf("nodes: exit %d\n%s%s", code, out, stderr)
+	}
+	if os.Getenv("REMOTEMEDIA_PYTHON") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no .venv: scripts/deps.sh installs the Python package")
+		}
+		t.Skip("no .venv with the Python package (make deps)")
+	}
+	code, out, stderr = runCLI(t, "nodes", "--python", "on")
+	if code != 0 || !strings.Contains(out, "WhisperASR") || !strings.Contains(out, "python") || !strings.Contains(out, "vad") {
+		t.Fatalf("nodes --python on: exit %d\n%s%s", code, out, stderr)
+	}
+}
