@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/sched"
 )
@@ -187,14 +186,6 @@ func (c *checker) resolveEndpoint(s, path string, output bool) endpoint {
 	return endpoint{i, -1}
 }
 
-func kindList(kinds []frame.Kind) string {
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
-		names[i] = k.String()
-	}
-	return strings.Join(names, ", ")
-}
-
 // intersects reports whether a port carrying from may feed a port accepting to;
 // a port with no Kinds carries or accepts anything.
 func intersects(from, to node.Port) bool {
@@ -250,7 +241,7 @@ func (c *checker) checkConnections() ([]sched.Edge, [][]int) {
 		src, dst := c.nodes[from.node], c.nodes[to.node]
 		out, in := src.Spec.Outputs[from.port], dst.Spec.Inputs[to.port]
 		if !intersects(out, in) {
-			c.ps.add(path, "%s.%s carries %s but %s.%s accepts %s", src.ID, out.Name, kindList(out.Kinds), dst.ID, in.Name, kindList(in.Kinds))
+			c.ps.add(path, "%s.%s carries %s but %s.%s accepts %s", src.ID, out.Name, strings.Join(out.KindNames(), ", "), dst.ID, in.Name, strings.Join(in.KindNames(), ", "))
 		}
 		edge.From, edge.FromPort, edge.To, edge.ToPort = src.ID, from.port, dst.ID, to.port
 		edges = append(edges, edge)

@@ -67,6 +67,15 @@ func (p Port) Accepts(k frame.Kind) bool {
 	return false
 }
 
+// KindNames returns the names of the frame kinds the port carries, in the order declared.
+func (p Port) KindNames() []string {
+	names := make([]string, len(p.Kinds))
+	for i, k := range p.Kinds {
+		names[i] = k.String()
+	}
+	return names
+}
+
 // ParamType is the type of a node parameter.
 type ParamType string
 

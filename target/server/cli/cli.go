@@ -12,8 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -98,10 +98,11 @@ func (w *wasmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&w.modulesDir, "modules", "", "load the standard modules from this directory instead of the ones built into the binary (for module development)")
 }
 
-// embeddedHashes returns the sha256 of the standard modules built into the
-// binary: they run without the deadline instrumentation (host.Config.Trusted);
-// the same names loaded from --modules with other bytes are guarded.
-func embeddedHashes() [][sha256.Size]byte {
+// embeddedHashes is the sha256 of each standard module built into the binary,
+// computed once: they run without the deadline instrumentation
+// (host.Config.Trusted); the same names loaded from --modules with other bytes
+// are guarded.
+var embeddedHashes = sync.OnceValue(func() [][sha256.Size]byte {
 	var out [][sha256.Size]byte
 	for _, name := range modules.Names() {
 		if b, err := fs.ReadFile(modules.FS(), name); err == nil {
@@ -109,7 +110,7 @@ func embeddedHashes() [][sha256.Size]byte {
 		}
 	}
 	return out
-}
+})
 
 // dirLoader loads modules from a directory.
 type dirLoader string
@@ -214,12 +215,7 @@ func cmdNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func portNames(ps []node.Port) string {
 	names := make([]string, len(ps))
 	for i, p := range ps {
-		kinds := make([]string, len(p.Kinds))
-		for j, k := range p.Kinds {
-			kinds[j] = k.String()
-		}
-		sort.Strings(kinds)
-		names[i] = p.Name + "(" + strings.Join(kinds, "|") + ")"
+		names[i] = p.Name + "(" + strings.Join(p.KindNames(), "|") + ")"
 	}
 	if len(names) == 0 {
 		return "-"

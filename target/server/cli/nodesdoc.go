@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/remotemedia/hybrid/core/def"
@@ -36,10 +35,7 @@ type portJSON struct {
 func portsJSON(ps []node.Port) []portJSON {
 	out := make([]portJSON, len(ps))
 	for i, p := range ps {
-		out[i] = portJSON{Name: p.Name, Doc: p.Doc}
-		for _, k := range p.Kinds {
-			out[i].Kinds = append(out[i].Kinds, k.String())
-		}
+		out[i] = portJSON{Name: p.Name, Kinds: p.KindNames(), Doc: p.Doc}
 	}
 	return out
 }
@@ -87,12 +83,7 @@ func portsMarkdown(ps []node.Port) string {
 	}
 	parts := make([]string, len(ps))
 	for i, p := range ps {
-		kinds := make([]string, len(p.Kinds))
-		for j, k := range p.Kinds {
-			kinds[j] = k.String()
-		}
-		sort.Strings(kinds)
-		parts[i] = fmt.Sprintf("`%s` (%s)", p.Name, strings.Join(kinds, ", "))
+		parts[i] = fmt.Sprintf("`%s` (%s)", p.Name, strings.Join(p.KindNames(), ", "))
 		if p.Doc != "" {
 			parts[i] += ": " + p.Doc
 		}
