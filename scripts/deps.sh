@@ -11,6 +11,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have clang || need+=(clang)
 have wasm-ld || need+=(lld)
 have wasm-strip || need+=(wabt)
+have wasm-opt || need+=(binaryen)
 have espeak-ng || need+=(espeak-ng)
 have sox || need+=(sox)
 have chromium || need+=(chromium)

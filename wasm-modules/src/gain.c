@@ -18,9 +18,14 @@ int rm_node_process(const rm_frame *f) {
   float *o = rm_buf_reserve(&out, f->len);
   if (!o) return rm_fail("gain: out of memory");
   v128_t g = wasm_f32x4_splat(gain);
-  for (; i + 8 <= n; i += 8) {
-    wasm_v128_store(o + i, wasm_f32x4_mul(wasm_v128_load(in + i), g));
-    wasm_v128_store(o + i + 4, wasm_f32x4_mul(wasm_v128_load(in + i + 4), g));
+  for (; i + 16 <= n; i += 16) { /* farthest access of each base first: one bounds check each (remotemedia.h) */
+    const float *x = in + i;
+    float *y = o + i;
+    v128_t v3 = wasm_v128_load(x + 12), v2 = wasm_v128_load(x + 8), v1 = wasm_v128_load(x + 4), v0 = wasm_v128_load(x);
+    wasm_v128_store(y + 12, wasm_f32x4_mul(v3, g));
+    wasm_v128_store(y + 8, wasm_f32x4_mul(v2, g));
+    wasm_v128_store(y + 4, wasm_f32x4_mul(v1, g));
+    wasm_v128_store(y, wasm_f32x4_mul(v0, g));
   }
   for (; i < n; i++) o[i] = in[i] * gain;
   rm_emit(&f->h, 0, o, f->len);

@@ -114,11 +114,12 @@ static int reserve(uint32_t n) {
 static inline float dot(const float *x, const float *h, uint32_t n) {
   v128_t a = wasm_f32x4_splat(0), b = a, c = a, d = a;
   uint32_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(x + i), wasm_v128_load(h + i)));
-    b = wasm_f32x4_add(b, wasm_f32x4_mul(wasm_v128_load(x + i + 4), wasm_v128_load(h + i + 4)));
-    c = wasm_f32x4_add(c, wasm_f32x4_mul(wasm_v128_load(x + i + 8), wasm_v128_load(h + i + 8)));
-    d = wasm_f32x4_add(d, wasm_f32x4_mul(wasm_v128_load(x + i + 12), wasm_v128_load(h + i + 12)));
+  for (; i + 16 <= n; i += 16) { /* the farthest loads first: see dot8 */
+    const float *xi = x + i, *hi = h + i;
+    d = wasm_f32x4_add(d, wasm_f32x4_mul(wasm_v128_load(xi + 12), wasm_v128_load(hi + 12)));
+    c = wasm_f32x4_add(c, wasm_f32x4_mul(wasm_v128_load(xi + 8), wasm_v128_load(hi + 8)));
+    b = wasm_f32x4_add(b, wasm_f32x4_mul(wasm_v128_load(xi + 4), wasm_v128_load(hi + 4)));
+    a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(xi), wasm_v128_load(hi)));
   }
   for (; i < n; i += 4) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(x + i), wasm_v128_load(h + i)));
   a = wasm_f32x4_add(wasm_f32x4_add(a, b), wasm_f32x4_add(c, d));
@@ -162,26 +163,54 @@ static inline v128_t dot4(const float *x, uint32_t s, const float *h, uint32_t n
 
 /* Eight outputs of integer decimation by m at x, x+m, ..., x+7m. Output k+4 starts 4m
  * samples (m whole vectors) after output k, so each x load serves two outputs, with
- * the filter shifted by 4m taps: hp is the filter with 4m zeros on each side. Loads
- * are what cost under wazero (each is a bounds check), so this halves them per MAC. */
-static inline void dot8(const float *x, uint32_t m, const float *hp, uint32_t n, v128_t *lo, v128_t *hi) {
-  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-  const float *h = hp + 4 * m;
-  for (uint32_t i = 0; i < n + 4 * m; i += 4) {
-    v128_t x0 = wasm_v128_load(x + i), x1 = wasm_v128_load(x + m + i);
-    v128_t x2 = wasm_v128_load(x + 2 * m + i), x3 = wasm_v128_load(x + 3 * m + i);
-    v128_t h0 = wasm_v128_load(h + i), h1 = wasm_v128_load(hp + i);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x0, h0));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(x1, h0));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(x2, h0));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(x3, h0));
-    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(x0, h1));
-    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(x1, h1));
-    b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(x2, h1));
-    b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(x3, h1));
+ * the filter shifted by 4m taps: hp is the filter with 4m zeros on each side.
+ *
+ * Loads are what cost under wazero: each checks its bounds unless an earlier load in
+ * the same block, from the same base, reached at least as far. So every load here is
+ * base + constant (m is a constant where dot8 is inlined, and the build folds the
+ * constants into the loads' offsets with binaryen), the farthest load of each base
+ * comes first, and the loop pays two checks for its six loads. */
+static inline __attribute__((always_inline)) void dot8(const float *x, const uint32_t m, const float *hp, uint32_t n,
+                                                       v128_t *lo, v128_t *hi) {
+  v128_t a[4] = {wasm_f32x4_splat(0), a[0], a[0], a[0]}, b[4] = {a[0], a[0], a[0], a[0]};
+  uint32_t i = 0, end = n + 4 * m;
+  for (; i + 8 <= end; i += 8) { /* two steps: one check per base covers twelve loads */
+    const float *xi = x + i, *hi_ = hp + i;
+    v128_t y[4], h1 = wasm_v128_load(hi_ + 4 * m + 4), h0 = wasm_v128_load(hi_ + 4);
+    for (int k = 3; k >= 0; k--) y[k] = wasm_v128_load(xi + k * m + 4); /* the farthest first */
+    for (int k = 0; k < 4; k++) {
+      a[k] = wasm_f32x4_add(a[k], wasm_f32x4_mul(y[k], h1));
+      b[k] = wasm_f32x4_add(b[k], wasm_f32x4_mul(y[k], h0));
+    }
+    h1 = wasm_v128_load(hi_ + 4 * m), h0 = wasm_v128_load(hi_);
+    for (int k = 3; k >= 0; k--) y[k] = wasm_v128_load(xi + k * m);
+    for (int k = 0; k < 4; k++) {
+      a[k] = wasm_f32x4_add(a[k], wasm_f32x4_mul(y[k], h1));
+      b[k] = wasm_f32x4_add(b[k], wasm_f32x4_mul(y[k], h0));
+    }
   }
-  *lo = hsum4(a0, a1, a2, a3);
-  *hi = hsum4(b0, b1, b2, b3);
+  for (; i < end; i += 4) {
+    const float *xi = x + i, *hi_ = hp + i;
+    v128_t y[4], h1 = wasm_v128_load(hi_ + 4 * m), h0 = wasm_v128_load(hi_);
+    for (int k = 3; k >= 0; k--) y[k] = wasm_v128_load(xi + k * m);
+    for (int k = 0; k < 4; k++) {
+      a[k] = wasm_f32x4_add(a[k], wasm_f32x4_mul(y[k], h1));
+      b[k] = wasm_f32x4_add(b[k], wasm_f32x4_mul(y[k], h0));
+    }
+  }
+  *lo = hsum4(a[0], a[1], a[2], a[3]);
+  *hi = hsum4(b[0], b[1], b[2], b[3]);
+}
+
+/* dot8 with the common decimation factors as constants (48k to 24k, 16k, 12k, 8k). */
+static void dot8_any(const float *x, uint32_t m, const float *hp, uint32_t n, v128_t *lo, v128_t *hi) {
+  switch (m) {
+  case 2: dot8(x, 2, hp, n, lo, hi); break;
+  case 3: dot8(x, 3, hp, n, lo, hi); break;
+  case 4: dot8(x, 4, hp, n, lo, hi); break;
+  case 6: dot8(x, 6, hp, n, lo, hi); break;
+  default: dot8(x, m, hp, n, lo, hi);
+  }
 }
 
 /* Computes every output whose taps are available (and, with limit, only those before input
@@ -197,7 +226,7 @@ static int produce(int64_t limit) {
     uint32_t off = (uint32_t)(cur_i - half + 1 - hbase);
     for (uint32_t c = 0; c < channels; c++) {
       v128_t lo, hi;
-      dot8(hist + c * cap + off, M, hpad, taps, &lo, &hi);
+      dot8_any(hist + c * cap + off, M, hpad, taps, &lo, &hi);
       float *oc = o + n * channels + c;
       oc[0] = wasm_f32x4_extract_lane(lo, 0), oc[channels] = wasm_f32x4_extract_lane(lo, 1);
       oc[2 * channels] = wasm_f32x4_extract_lane(lo, 2), oc[3 * channels] = wasm_f32x4_extract_lane(lo, 3);

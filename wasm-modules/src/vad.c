@@ -137,8 +137,9 @@ static int window(int64_t a, double ms) {
 static double sum_squares(const float *x, uint32_t n) {
   v128_t a = wasm_f32x4_splat(0), b = wasm_f32x4_splat(0);
   uint32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    v128_t u = wasm_v128_load(x + i), v = wasm_v128_load(x + i + 4);
+  for (; i + 8 <= n; i += 8) { /* the farther load first: one bounds check (remotemedia.h) */
+    const float *p = x + i;
+    v128_t v = wasm_v128_load(p + 4), u = wasm_v128_load(p);
     a = wasm_f32x4_add(a, wasm_f32x4_mul(u, u));
     b = wasm_f32x4_add(b, wasm_f32x4_mul(v, v));
   }
