@@ -18,6 +18,7 @@ import (
 // BenchmarkFrontEndChain measures the example definition (to_mono → resample →
 // gain → vad) per 20 ms frame of 48 kHz stereo audio, through the scheduler.
 func BenchmarkFrontEndChain(b *testing.B) {
+	defaultGC() // as the remotemedia command runs
 	ctx := context.Background()
 	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
 	reg, h, err := wf.registry(ctx)
