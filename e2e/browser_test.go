@@ -58,9 +58,10 @@ type tabResult struct {
 	FirstB64 string            `json:"head"`
 }
 
-// runInTab runs the example over the speech WAV with the script-tag API.
+// runInTab runs the example over the speech WAV with the script-tag API; its
+// arguments are the options of RemoteMedia.load, the definition and the WAV bytes.
 const runInTab = `
-	const rm = await RemoteMedia.load();
+	const rm = await RemoteMedia.load(%s);
 	const p = await rm.pipeline(%q);
 	const res = await p.process({ wav: %s });
 	const a = res.audio[0];
@@ -88,7 +89,7 @@ func TestParity(t *testing.T) {
 	px := startProxy(t, s, map[string]string{"/blank.html": `<!doctype html><script src="/remotemedia.js"></script>`})
 	ctx := browser(t)
 	navigate(t, ctx, px.url+"blank.html")
-	script := fmt.Sprintf(runInTab, readFile(t, exampleDef), jsBytes(t, speech))
+	script := fmt.Sprintf(runInTab, "", readFile(t, exampleDef), jsBytes(t, speech))
 	got := eval[tabResult](t, ctx, script)
 
 	if got.Sources != 1 || got.Rate != 16000 {
@@ -132,6 +133,12 @@ func TestParity(t *testing.T) {
 	again := eval[tabResult](t, ctx, script)
 	if again.SHA256 != got.SHA256 || !reflect.DeepEqual(again.Events, got.Events) {
 		t.Errorf("offline run differs: sha256 %s, %d events", again.SHA256, len(again.Events))
+	}
+
+	// In a Web Worker (still offline): the same bytes.
+	inWorker := eval[tabResult](t, ctx, fmt.Sprintf(runInTab, "{ worker: true }", readFile(t, exampleDef), jsBytes(t, speech)))
+	if inWorker.SHA256 != got.SHA256 || !reflect.DeepEqual(inWorker.Events, got.Events) {
+		t.Errorf("worker run differs: sha256 %s, %d events", inWorker.SHA256, len(inWorker.Events))
 	}
 }
 
@@ -350,5 +357,56 @@ func TestPythonNode(t *testing.T) {
 		if v < 0.1874 || v > 0.1876 { // (0.5 + 0.25) / 2 * 0.5
 			t.Fatalf("samples %v, want 0.1875 (gain 0.5 in WASM, then the Python down-mix)", got.Samples)
 		}
+	}
+}
+
+// TestWorkerDeadline: with RemoteMedia.load({worker: true}) a node call that
+// never returns is stopped about one deadline later with a "timeout" error, the
+// page keeps running meanwhile, and the same pipeline objects (including one
+// of a custom module) work afterwards in a fresh worker.
+func TestWorkerDeadline(t *testing.T) {
+	s := startServer(t)
+	ctx := browser(t)
+	navigate(t, ctx, s.url)
+	type result struct {
+		First, After, Again []float32
+		Code, Msg           string
+		MS                  float64
+		Ticks               int
+	}
+	r := eval[result](t, ctx, fmt.Sprintf(`
+		const rm = await RemoteMedia.load({ worker: true, callTimeoutMs: 300 });
+		await rm.registerModule("loop", new Uint8Array(%s));
+		const spin = await rm.pipeline({ version: "1", nodes: [{ id: "spin", node_type: "loop" }] });
+		const gain = await rm.pipeline({ version: "1", nodes: [{ id: "g", node_type: "gain", params: { linear: 2 } }] });
+		const quiet = { audio: new Float32Array([0.25, 0.125]), sampleRate: 16000, channels: 1 };
+		const first = await spin.process(quiet);
+		let ticks = 0;
+		const tick = setInterval(() => ticks++, 20);
+		const t0 = performance.now();
+		let err = null;
+		try { await spin.process({ audio: new Float32Array([0.9, 0.1]), sampleRate: 16000, channels: 1 }); } catch (e) { err = e; }
+		const ms = performance.now() - t0;
+		clearInterval(tick);
+		const after = await gain.process({ audio: new Float32Array([0.25]), sampleRate: 48000, channels: 1 });
+		const again = await spin.process(quiet);
+		return { first: Array.from(first.audio[0].samples), after: Array.from(after.audio[0].samples), again: Array.from(again.audio[0].samples),
+		         code: err ? String(err.code) : "", msg: err ? err.message : "", ms, ticks };`,
+		jsBytes(t, "../wasm-modules/build/test/loop.wasm")))
+	t.Logf("the spinning call failed after %.0f ms: %s", r.MS, r.Msg)
+	if r.Code != "timeout" || !strings.Contains(r.Msg, "300 ms deadline") {
+		t.Errorf("spinning node: error code %q, message %q; want code timeout naming the 300 ms deadline", r.Code, r.Msg)
+	}
+	if r.MS < 300 || r.MS > 3000 {
+		t.Errorf("spinning node failed after %.0f ms, want between the deadline (300 ms) and 3 s", r.MS)
+	}
+	if r.Ticks < 5 {
+		t.Errorf("the page's timers ran %d times while the worker spun: the page was not responsive", r.Ticks)
+	}
+	if want := []float32{0.25, 0.125}; !reflect.DeepEqual(r.First, want) || !reflect.DeepEqual(r.Again, want) {
+		t.Errorf("loop module echo before/after the timeout: %v / %v, want %v", r.First, r.Again, want)
+	}
+	if want := []float32{0.5}; !reflect.DeepEqual(r.After, want) {
+		t.Errorf("gain after the timeout: %v, want %v", r.After, want)
 	}
 }

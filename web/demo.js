@@ -183,7 +183,8 @@
     $("save").addEventListener("click", () => state.rm.saveDefinition("demo", $("def").value).then(() => setStatus("definition saved"), showErrors));
     try {
       const t0 = performance.now();
-      state.rm = await RemoteMedia.load();
+      // ?worker in the address runs the pipelines in a Web Worker (a runaway node is stopped).
+      state.rm = await RemoteMedia.load({ worker: new URLSearchParams(location.search).has("worker") });
       const saved = await state.rm.loadDefinition("demo").catch(() => undefined);
       $("def").value = saved || (await fetch("examples/speech-frontend.yaml").then((r) => (r.ok ? r.text() : "")).catch(() => ""));
       $("run").disabled = false;

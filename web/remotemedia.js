@@ -10,13 +10,23 @@
 // It loads wasm_exec.js, wasi-shim.js and core.wasm (kept in the Cache API so a
 // later visit works offline) from the directory this script came from; core.wasm
 // loads node modules through an IndexedDB cache checked by sha256.
+//
+// RemoteMedia.load({worker: true}) runs core.wasm in a Web Worker instead (this same
+// file, loaded there by importScripts) so that a node call that never returns can be
+// stopped: see WorkerCore below.
 (function (g) {
   "use strict";
-  const here = document.currentScript ? new URL(".", document.currentScript.src).href : new URL("/", location.href).href;
+  const inWorker = typeof document === "undefined" && typeof importScripts === "function";
+  const here = g.__remotemediaBase ||
+    (!inWorker && document.currentScript ? new URL(".", document.currentScript.src).href : new URL("/", location.href).href);
   const CACHE = "remotemedia-v1";
   let coreReady = null; // one core.wasm per page
 
   function loadScript(url) {
+    if (inWorker) {
+      try { importScripts(url); } catch (err) { return Promise.reject(new Error("remotemedia: cannot load " + url + ": " + err.message)); }
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       const s = document.createElement("script");
       s.src = url;
@@ -62,6 +72,204 @@
     return g.__remotemediaCore;
   }
 
+  // The methods of core.wasm's API whose work runs node code: the watchdog of
+  // WorkerCore guards these.
+  const WATCHED = new Set(["process", "open", "push", "end"]);
+
+  // errorOf rebuilds an Error sent from the worker, with its problems list.
+  function errorOf(e) {
+    const err = new Error(e.message);
+    if (e.problems) err.problems = e.problems;
+    if (e.code) err.code = e.code;
+    return err;
+  }
+
+  // serveWorker is the worker's side of WorkerCore: it starts core.wasm and answers
+  // each message {id, method, args} with {id, value} or {id, error}. It beats every
+  // quarter of the deadline while its event loop is free, and core.wasm beats
+  // before node calls (__remotemediaBeat), so silence means a call that never ends.
+  function serveWorker() {
+    let core = null;
+    const beat = () => g.postMessage({ beat: true });
+    g.__remotemediaBeat = beat;
+    let ticker = setInterval(beat, 250);
+    g.onmessage = async (e) => {
+      const { id, method, args } = e.data;
+      try {
+        let value;
+        if (method === "init") {
+          clearInterval(ticker);
+          ticker = setInterval(beat, Math.max(10, (args[0].callTimeoutMs || 1000) / 4));
+          core = await startCore(args[0].base);
+          value = await core.init(args[0]);
+        } else if (!core) {
+          throw new Error("remotemedia worker: init first");
+        } else if (method === "open") {
+          let sid = -1;
+          value = sid = await core.open(args[0], (out) => g.postMessage({ output: sid, out }), args[1]);
+        } else {
+          value = await core[method](...args);
+        }
+        g.postMessage({ id, value });
+      } catch (err) {
+        g.postMessage({ id, error: { message: String((err && err.message) || err), problems: err && err.problems } });
+      }
+    };
+  }
+
+  // WorkerCore is core.wasm's API (the object core.wasm exports) served by a Web
+  // Worker. A watchdog terminates the worker when a request that runs node code
+  // (process, open, push, end) hears nothing from it for longer than the deadline:
+  // JavaScript cannot interrupt a WebAssembly call on its own thread, but the page
+  // can end the thread. Every pending request then rejects with code "timeout", the
+  // worker's open sessions end, and the next request starts a fresh worker that
+  // re-registers the page's custom modules and rebuilds its pipelines from their
+  // definitions, so pipeline objects keep working.
+  class WorkerCore {
+    constructor(base, opts) {
+      this.base = base;
+      this.opts = opts;
+      this.timeoutMs = opts.callTimeoutMs || 1000;
+      this.seq = 0;
+      this.gen = 0; // bumped by every new worker
+      this.pending = new Map(); // request id -> {resolve, reject, watched}
+      this.sessions = new Map(); // worker session id -> onOutput, for this.gen
+      this.pipelines = new Map(); // page pipeline id -> {text, opts, wid, gen}
+      this.modules = new Map(); // custom node type -> bytes
+      this.nextPipeline = 1;
+      this.worker = null;
+      this.starting = null;
+    }
+
+    // ready starts a worker if none runs and resolves to core.init's result.
+    ready() {
+      if (!this.starting) this.starting = this._start().catch((err) => { this._stop(); throw err; });
+      return this.starting;
+    }
+
+    async _start() {
+      const boot = `self.__remotemediaBase = ${JSON.stringify(this.base)}; importScripts(${JSON.stringify(this.base + "remotemedia.js")});`;
+      const url = URL.createObjectURL(new Blob([boot], { type: "text/javascript" }));
+      const w = new Worker(url, { name: "remotemedia" });
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      this.worker = w;
+      this.gen++;
+      this.sessions = new Map();
+      this.heard = performance.now();
+      w.onmessage = (e) => this._message(e.data);
+      w.onerror = (e) => { e.preventDefault(); this._kill(new Error("remotemedia worker: " + (e.message || "failed to start"))); };
+      this.watch = setInterval(() => this._watch(), Math.max(10, this.timeoutMs / 4));
+      const info = await this._send("init", [{ base: this.base, memoryPages: this.opts.memoryPages, callTimeoutMs: this.timeoutMs }]);
+      for (const [type, bytes] of this.modules) await this._send("registerModule", [type, bytes]);
+      return info;
+    }
+
+    _message(m) {
+      this.heard = performance.now();
+      if (m.beat) return;
+      if (m.output !== undefined) {
+        const on = this.sessions.get(m.output);
+        if (on) on(m.out);
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(errorOf(m.error));
+      else p.resolve(m.value);
+    }
+
+    _watch() {
+      let watched = false;
+      for (const p of this.pending.values()) watched = watched || p.watched;
+      const silent = performance.now() - this.heard;
+      if (watched && silent > this.timeoutMs * 1.25 + 50) {
+        const err = new Error(`remotemedia: a node call ran past the ${this.timeoutMs} ms deadline (nothing from the worker for ${Math.round(silent)} ms); ` +
+          "the worker was stopped, its open sessions are gone, and the next call starts a fresh one");
+        err.code = "timeout";
+        this._kill(err);
+      }
+    }
+
+    // _kill ends the worker and rejects everything pending with err.
+    _kill(err) {
+      this._stop();
+      const pending = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of pending) p.reject(err);
+    }
+
+    _stop() {
+      if (this.worker) this.worker.terminate();
+      clearInterval(this.watch);
+      this.worker = null;
+      this.starting = null;
+      this.sessions = new Map();
+    }
+
+    _send(method, args) {
+      return new Promise((resolve, reject) => {
+        const id = ++this.seq, watched = WATCHED.has(method);
+        // The silence is measured from the start of the first watched request.
+        if (watched && ![...this.pending.values()].some((p) => p.watched)) this.heard = performance.now();
+        this.pending.set(id, { resolve, reject, watched });
+        this.worker.postMessage({ id, method, args });
+      });
+    }
+
+    async _call(method, args) {
+      await this.ready();
+      return this._send(method, args);
+    }
+
+    // _wid is the worker's id of page pipeline id, rebuilt in a new worker.
+    async _wid(id) {
+      const p = this.pipelines.get(id);
+      if (!p) throw new Error(`remotemedia: pipeline ${id} is closed`);
+      await this.ready();
+      if (p.gen !== this.gen) p.wid = await this._send("pipeline", [p.text, p.opts]), p.gen = this.gen;
+      return p.wid;
+    }
+
+    init() { return this.ready(); }
+    async pipeline(text, opts) {
+      await this.ready();
+      const wid = await this._send("pipeline", [text, opts]);
+      const id = this.nextPipeline++;
+      this.pipelines.set(id, { text, opts, wid, gen: this.gen });
+      return id;
+    }
+    async process(id, input) { return this._send("process", [await this._wid(id), input]); }
+    async open(id, onOutput, opts) {
+      const sid = await this._send("open", [await this._wid(id), opts]);
+      this.sessions.set(sid, onOutput);
+      return { gen: this.gen, sid };
+    }
+    async push(s, samples) { this._live(s); return this._send("push", [s.sid, samples]); }
+    async end(s) {
+      this._live(s);
+      try { return await this._send("end", [s.sid]); } finally { this.sessions.delete(s.sid); }
+    }
+    _live(s) {
+      if (s.gen !== this.gen || !this.worker) throw new Error("remotemedia: this session ended when its worker was stopped after a timeout");
+    }
+    async stats(id) { return this._send("stats", [await this._wid(id)]); }
+    async close(id) {
+      const p = this.pipelines.get(id);
+      this.pipelines.delete(id);
+      if (p && p.gen === this.gen && this.worker) return this._send("close", [p.wid]);
+    }
+    async registerModule(type, bytes) {
+      this.modules.set(type, bytes);
+      return this._call("registerModule", [type, bytes]);
+    }
+    moduleHashes() { return this._call("moduleHashes", []); }
+    saveDefinition(name, text) { return this._call("saveDefinition", [name, text]); }
+    loadDefinition(name) { return this._call("loadDefinition", [name]); }
+    nodeTypes() { return this._call("nodeTypes", []); }
+    benchCall(...args) { return this._call("benchCall", args); }
+  }
+
   // toText turns a definition object into JSON text; YAML/JSON text passes as is.
   const toText = (def) => (typeof def === "string" ? def : JSON.stringify(def));
 
@@ -70,10 +278,21 @@
      * Loads core.wasm once per page and initialises it.
      * opts: {base: server root URL (default: where this script came from),
      *        memoryPages: WASM memory cap per node instance (default 256 = 16 MiB),
-     *        callTimeoutMs: per-call deadline checked after each call (default 1000)}
+     *        callTimeoutMs: per-node-call deadline (default 1000),
+     *        worker: run core.wasm in a Web Worker (default false)}
+     * On the page's own thread a call that overruns the deadline fails when it
+     * returns, and one that never returns freezes the page. With worker: true the
+     * page stays responsive and such a call fails within about 1.25 deadlines with
+     * an Error whose code is "timeout" (see WorkerCore).
      */
     static async load(opts = {}) {
       const base = new URL(opts.base || here, location.href).href;
+      if (opts.worker) {
+        const core = new WorkerCore(base, opts);
+        const t0 = performance.now();
+        const info = await core.ready();
+        return new RemoteMedia(core, base, info, performance.now() - t0);
+      }
       if (!coreReady) coreReady = startCore(base);
       let core;
       try {
@@ -240,4 +459,5 @@
   }
 
   g.RemoteMedia = RemoteMedia;
+  if (inWorker && g.name === "remotemedia") serveWorker();
 })(globalThis);

@@ -36,6 +36,14 @@ type browserHost struct {
 	wasi    js.Value // RemoteMediaWASI (web/wasi-shim.js)
 	closed  bool
 	modules int
+
+	// beat is globalThis.__remotemediaBeat when core.wasm runs in remotemedia.js's
+	// Web Worker: the page's watchdog terminates the worker when it hears nothing for
+	// longer than the deadline while a request is in flight. Calls send a beat at most
+	// every quarter of the deadline, so a stream of short calls keeps it quiet and a
+	// call that never returns silences it (docs/browser.md).
+	beat     js.Value
+	lastBeat int64
 }
 
 var _ wasmnode.Host = (*browserHost)(nil)
@@ -54,7 +62,11 @@ func newBrowserHost(cfg hostConfig) (*browserHost, error) {
 	if wasi.IsUndefined() {
 		return nil, errNoShim
 	}
-	return &browserHost{cfg: cfg, wasm: js.Global().Get("WebAssembly"), u8: js.Global().Get("Uint8Array"), wasi: wasi}, nil
+	h := &browserHost{cfg: cfg, wasm: js.Global().Get("WebAssembly"), u8: js.Global().Get("Uint8Array"), wasi: wasi}
+	if b := js.Global().Get("__remotemediaBeat"); b.Type() == js.TypeFunction {
+		h.beat = b
+	}
+	return h, nil
 }
 
 // Compile implements wasmnode.Host: imports are checked and the memory capped
@@ -291,6 +303,10 @@ func (f *function) Call(ctx context.Context, stack []uint64) (err error) {
 		f.args[i] = float64(int32(stack[i]))
 	}
 	start := nanotime()
+	if h := in.h; !h.beat.IsUndefined() && (h.lastBeat == 0 || time.Duration(start-h.lastBeat) > h.cfg.CallTimeout/4) {
+		h.lastBeat = start
+		h.beat.Invoke()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = in.failure(f.name, r)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall/js"
 	"testing"
+	"time"
 
 	"github.com/remotemedia/hybrid/core/wasmnode"
 )
@@ -186,5 +187,48 @@ func BenchmarkCallEmpty(b *testing.B) {
 		if err := fn.Call(ctx, stack); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBeat: in remotemedia.js's worker (where __remotemediaBeat is defined) calls
+// beat at most once per quarter of the deadline: the first of a burst beats, the
+// rest of the burst does not, and a call after a quarter deadline beats again.
+func TestBeat(t *testing.T) {
+	beats := 0
+	fn := js.FuncOf(func(js.Value, []js.Value) any { beats++; return nil })
+	defer fn.Release()
+	js.Global().Set("__remotemediaBeat", fn)
+	defer js.Global().Delete("__remotemediaBeat")
+	h, err := newBrowserHost(hostConfig{CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in, err := testModule(t, h, "empty.wasm").Instantiate(ctx, wasmnode.HostFuncs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(ctx)
+	call := func(n int) {
+		for range n {
+			if err := in.Func("rm_process").Call(ctx, []uint64{0, 0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	call(100)
+	if beats != 1 {
+		t.Fatalf("100 quick calls beat %d times, want 1", beats)
+	}
+	time.Sleep(60 * time.Millisecond) // > 200 ms / 4
+	call(10)
+	if beats != 2 {
+		t.Fatalf("after a quarter deadline: %d beats, want 2", beats)
+	}
+	// Without the hook (the page's own thread) nothing beats.
+	js.Global().Delete("__remotemediaBeat")
+	h2, err := newBrowserHost(hostConfig{})
+	if err != nil || !h2.beat.IsUndefined() {
+		t.Fatalf("host without the hook: beat %v, err %v", h2.beat, err)
 	}
 }
