@@ -30,10 +30,11 @@ int rm_node_process(const rm_frame *f) {
     if (!o) return rm_fail("convert: out of memory");
     uint32_t i = 0;
     v128_t scale = wasm_f32x4_splat(1.0f / 32768.0f);
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 8 <= n; i += 8) { /* the farther store first: one bounds check per base (remotemedia.h) */
       v128_t v = wasm_v128_load(in + i);
-      wasm_v128_store(o + i, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v)), scale));
-      wasm_v128_store(o + i + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v)), scale));
+      float *y = o + i;
+      wasm_v128_store(y + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v)), scale));
+      wasm_v128_store(y, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v)), scale));
     }
     for (; i < n; i++) o[i] = (float)in[i] * (1.0f / 32768.0f);
     rm_emit(&h, 0, o, n * 4);
@@ -48,7 +49,8 @@ int rm_node_process(const rm_frame *f) {
    * conversions do the clipping and turn NaN into 0 */
   v128_t scale = wasm_f32x4_splat(32768.0f), half = wasm_f32x4_splat(0.5f), sign = wasm_i32x4_splat((int32_t)0x80000000);
   for (; i + 8 <= n; i += 8) {
-    v128_t a = wasm_f32x4_mul(wasm_v128_load(in + i), scale), b = wasm_f32x4_mul(wasm_v128_load(in + i + 4), scale);
+    const float *x = in + i; /* the farther load first: one bounds check (remotemedia.h) */
+    v128_t b = wasm_f32x4_mul(wasm_v128_load(x + 4), scale), a = wasm_f32x4_mul(wasm_v128_load(x), scale);
     a = wasm_f32x4_add(a, wasm_v128_or(half, wasm_v128_and(a, sign)));
     b = wasm_f32x4_add(b, wasm_v128_or(half, wasm_v128_and(b, sign)));
     wasm_v128_store(o + i, wasm_i16x8_narrow_i32x4(wasm_i32x4_trunc_sat_f32x4(a), wasm_i32x4_trunc_sat_f32x4(b)));
