@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,38 +180,91 @@ func bodyError(err error, what string) error {
 }
 
 func (p *Proxy) postFrames(c echo.Context) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c.Request(), p.bodyLimit)
 	if err != nil {
 		return bodyError(err, "pyproxy: reading body")
 	}
 	out := &outStream{c: c}
-	return out.finish(p, c.Param("id"), p.Feed(c.Request().Context(), c.Param("id"), body, out.write))
+	id := c.Param("id")
+	return out.finish(p, id, p.feed(c.Request().Context(), id, body, sink{emit: out.write, idle: out.flush}))
 }
 
 func (p *Proxy) postFlush(c echo.Context) error {
 	out := &outStream{c: c}
-	return out.finish(p, c.Param("id"), p.Flush(c.Request().Context(), c.Param("id"), out.write))
+	id := c.Param("id")
+	return out.finish(p, id, p.flushSession(c.Request().Context(), id, sink{emit: out.write, idle: out.flush}))
 }
 
-// outStream streams output frames as the response body, flushing each one. The
-// status is sent with the first output, so an error before any output is a plain
-// HTTP error and one after it becomes an error frame at the end of the stream.
+// readBody reads a request body; one of a declared length (the usual case) into a
+// buffer of that size rather than a growing one. The body limit middleware has
+// refused a declared length over limit, and cuts a longer body short.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= limit {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r.Body)
+}
+
+// maxHeld bounds the output bytes an outStream holds back before sending them.
+const maxHeld = 64 << 10
+
+// outStream sends the output frames of a request as the response body. It holds
+// them back while the worker is still producing (the proxy calls flush before it
+// waits for the worker, so nothing already produced waits on a slow node): a
+// request whose outputs are all there when it ends, the usual one-frame round
+// trip, gets one response with a Content-Length, written at once, instead of a
+// chunked stream with a flush and an end marker per request. The status goes
+// with the first output, so an error before any output is a plain HTTP error and
+// one after it becomes an error frame at the end of the stream.
 type outStream struct {
 	c       echo.Context
-	started bool
+	started bool     // an output was produced
+	sent    bool     // the status has been sent: the body is a chunked stream
+	held    [][]byte // outputs not sent yet (each frame is owned: the worker allocates it)
+	size    int
 }
 
 func (o *outStream) write(b []byte) error {
+	o.started = true
+	o.held = append(o.held, b)
+	o.size += len(b)
+	if o.size >= maxHeld {
+		return o.flush()
+	}
+	return nil
+}
+
+// flush sends the outputs held so far and flushes them to the client.
+func (o *outStream) flush() error {
+	if o.size == 0 {
+		return nil
+	}
 	r := o.c.Response()
-	if !o.started {
-		o.started = true
+	if !o.sent {
+		o.sent = true
 		r.Header().Set(echo.HeaderContentType, ContentType)
 		r.WriteHeader(http.StatusOK)
 	}
-	if _, err := r.Write(b); err != nil {
+	if err := o.send(); err != nil {
 		return err
 	}
 	r.Flush()
+	return nil
+}
+
+func (o *outStream) send() error {
+	r := o.c.Response()
+	for i, b := range o.held {
+		o.held[i] = nil
+		if _, err := r.Write(b); err != nil {
+			return err
+		}
+	}
+	o.held, o.size = o.held[:0], 0
 	return nil
 }
 
@@ -219,11 +273,18 @@ func (o *outStream) finish(p *Proxy, session string, err error) error {
 	case err != nil && !o.started:
 		return err
 	case err != nil:
-		return o.write(errorFrame(err, p.nodeTypeOf(session), session))
-	case !o.started:
-		return o.write(nil)
+		e := errorFrame(err, p.nodeTypeOf(session), session)
+		o.held = append(o.held, e)
+		o.size += len(e)
 	}
-	return nil
+	if !o.sent {
+		o.sent = true
+		h := o.c.Response().Header()
+		h.Set(echo.HeaderContentType, ContentType)
+		h.Set(echo.HeaderContentLength, strconv.Itoa(o.size))
+		o.c.Response().WriteHeader(http.StatusOK)
+	}
+	return o.send()
 }
 
 // errorFrame encodes err as a json frame {"error", "node_type", "session"} with meta {"error": true}.

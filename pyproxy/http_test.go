@@ -5,14 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
+	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 )
 
 func TestPassThroughHTTP(t *testing.T) {
@@ -205,5 +210,69 @@ func TestStreamingNode(t *testing.T) {
 	err := c.Flush(ctx, id, func(f *frame.Frame) { got = append(got, f.Text()) })
 	if want := []string{"a+b", "c+d", "e"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("got %q %v, want %q", got, err, want)
+	}
+}
+
+// TestResponseFraming checks how outputs go out: all at once with a Content-Length
+// when they are all there at the end of the request, streamed (chunked, each
+// output as soon as it is produced) while the node still works; and that
+// core/pynode's client keeps one connection alive across requests.
+func TestResponseFraming(t *testing.T) {
+	p := newProxy(t, Config{})
+	srv := httptest.NewUnstartedServer(p.Handler())
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := pyhttp.NewClient(srv.URL, "")
+	ctx := context.Background()
+
+	id := open(t, c, "PassThrough", nil)
+	one := encode(t, text(1, "x"))
+	resp, err := http.Post(srv.URL+"/v1/sessions/"+id+"/frames", ContentType, bytes.NewReader(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ContentLength != int64(len(one)) || !bytes.Equal(body, one) {
+		t.Errorf("pass-through: Content-Length %d, %d bytes; want %d and the input", resp.ContentLength, len(body), len(one))
+	}
+
+	conns.Store(0)
+	for i := range 20 {
+		if out, err := send(ctx, c, id, text(uint64(i), "z")); err != nil || len(out) != 1 {
+			t.Fatalf("send %d: %q %v", i, out, err)
+		}
+	}
+	if n := conns.Load(); n > 1 {
+		t.Errorf("20 sequential requests opened %d connections, want at most 1 (keep-alive)", n)
+	}
+
+	slow := open(t, c, "Sleep", map[string]any{"seconds": 0.3})
+	in := encode(t, text(1, "x"), text(2, "y"))
+	start := time.Now()
+	resp, err = http.Post(srv.URL+"/v1/sessions/"+slow+"/frames", ContentType, bytes.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := frame.NewDecoder(resp.Body)
+	first, err := dec.Decode()
+	firstAt := time.Since(start)
+	if err != nil || first.Text() != "x" {
+		t.Fatalf("first output: %v %v", first, err)
+	}
+	second, err := dec.Decode()
+	if err != nil || second.Text() != "y" {
+		t.Fatalf("second output: %v %v", second, err)
+	}
+	if total := time.Since(start); resp.ContentLength != -1 || firstAt > total-200*time.Millisecond {
+		t.Errorf("slow node: Content-Length %d, first output after %v of %v; want it streamed before the second frame is done",
+			resp.ContentLength, firstAt, total)
 	}
 }

@@ -299,7 +299,7 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 	s := &session{id: newID(), nodeType: nodeType, w: w, notify: make(chan struct{}, 1)}
 	w.sessions.Add(1)
 	p.m.requests.inc("open")
-	err = p.call(ctx, s, request{op: "open", session: s.id, nodeType: nodeType, params: params}, func([]byte) error { return nil })
+	err = p.call(ctx, s, request{op: "open", session: s.id, nodeType: nodeType, params: params}, sink{emit: discard})
 	if err != nil {
 		w.sessions.Add(-1)
 		return "", err
@@ -398,14 +398,24 @@ func (p *Proxy) CloseSession(ctx context.Context, id string) error {
 	s.calls.Lock()
 	defer s.calls.Unlock()
 	p.m.requests.inc("close")
-	return p.call(ctx, s, request{op: "close", session: id}, func([]byte) error { return nil })
+	return p.call(ctx, s, request{op: "close", session: id}, sink{emit: discard})
 }
 
+// sink receives the outputs of a request. idle, if set, is called before the proxy
+// blocks waiting for the worker, so that a caller that holds outputs back (the HTTP
+// response, to send them in as few writes as possible) passes them on first.
+type sink struct {
+	emit func([]byte) error
+	idle func() error
+}
+
+func discard([]byte) error { return nil }
+
 // call runs one request of a session on its worker.
-func (p *Proxy) call(ctx context.Context, s *session, r request, emit func([]byte) error) error {
+func (p *Proxy) call(ctx context.Context, s *session, r request, out sink) error {
 	c, err := s.w.start(r)
 	if err == nil {
-		err = s.w.wait(ctx, c, p.cfg.CallTimeout, emit)
+		err = s.w.wait(ctx, c, p.cfg.CallTimeout, out)
 		if r.op == "frame" || r.op == "flush" {
 			p.m.latency.observe(time.Since(c.started).Seconds())
 		}
@@ -434,6 +444,10 @@ func (p *Proxy) call(ctx context.Context, s *session, r request, emit func([]byt
 // before anything is sent, so a bad frame fails the request with ErrBadFrame and
 // the session unchanged. The first failing frame ends the request.
 func (p *Proxy) Feed(ctx context.Context, id string, body []byte, emit func([]byte) error) error {
+	return p.feed(ctx, id, body, sink{emit: emit})
+}
+
+func (p *Proxy) feed(ctx context.Context, id string, body []byte, out sink) error {
 	s, err := p.session(id)
 	if err != nil {
 		return err
@@ -444,52 +458,56 @@ func (p *Proxy) Feed(ctx context.Context, id string, body []byte, emit func([]by
 	}
 	s.calls.Lock()
 	defer s.calls.Unlock()
-	if err := p.drainLate(s, emit); err != nil {
+	if err := p.drainLate(s, out.emit); err != nil {
 		return err
 	}
 	for _, f := range frames {
 		switch {
 		case f.op == frame.EndOfStream:
-			if err := p.flush(ctx, s, emit); err != nil {
+			if err := p.flush(ctx, s, out); err != nil {
 				return err
 			}
-			if err := emit(f.raw); err != nil {
+			if err := out.emit(f.raw); err != nil {
 				return err
 			}
 		case f.op == frame.Flush:
-			if err := p.flush(ctx, s, emit); err != nil {
+			if err := p.flush(ctx, s, out); err != nil {
 				return err
 			}
 		default:
 			p.m.requests.inc("frame")
-			if err := p.call(ctx, s, request{op: "frame", session: s.id, frame: f.raw}, emit); err != nil {
+			if err := p.call(ctx, s, request{op: "frame", session: s.id, frame: f.raw}, out); err != nil {
 				return err
 			}
 		}
 	}
-	return p.drainLate(s, emit)
+	return p.drainLate(s, out.emit)
 }
 
 // Flush flushes a session's node and hands its outputs to emit.
 func (p *Proxy) Flush(ctx context.Context, id string, emit func([]byte) error) error {
+	return p.flushSession(ctx, id, sink{emit: emit})
+}
+
+func (p *Proxy) flushSession(ctx context.Context, id string, out sink) error {
 	s, err := p.session(id)
 	if err != nil {
 		return err
 	}
 	s.calls.Lock()
 	defer s.calls.Unlock()
-	if err := p.drainLate(s, emit); err != nil {
+	if err := p.drainLate(s, out.emit); err != nil {
 		return err
 	}
-	if err := p.flush(ctx, s, emit); err != nil {
+	if err := p.flush(ctx, s, out); err != nil {
 		return err
 	}
-	return p.drainLate(s, emit)
+	return p.drainLate(s, out.emit)
 }
 
-func (p *Proxy) flush(ctx context.Context, s *session, emit func([]byte) error) error {
+func (p *Proxy) flush(ctx context.Context, s *session, out sink) error {
 	p.m.requests.inc("flush")
-	return p.call(ctx, s, request{op: "flush", session: s.id}, emit)
+	return p.call(ctx, s, request{op: "flush", session: s.id}, out)
 }
 
 func (p *Proxy) drainLate(s *session, emit func([]byte) error) error {

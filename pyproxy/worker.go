@@ -382,16 +382,17 @@ func (w *worker) write(id uint64, r request) error {
 	return err
 }
 
-// wait delivers the call's outputs to emit as they arrive and returns how the call
-// ended. A worker that makes no progress for timeout is killed: the call (and
-// every other call on it) then fails with a *WorkerError naming the timeout.
-func (w *worker) wait(ctx context.Context, c *call, timeout time.Duration, emit func([]byte) error) error {
+// wait delivers the call's outputs to out.emit as they arrive, calls out.idle
+// each time before it blocks, and returns how the call ended. A worker that makes
+// no progress for timeout is killed: the call (and every other call on it) then
+// fails with a *WorkerError naming the timeout.
+func (w *worker) wait(ctx context.Context, c *call, timeout time.Duration, out sink) error {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		outs, done, err := c.take()
 		for _, o := range outs {
-			if e := emit(o); e != nil {
+			if e := out.emit(o); e != nil {
 				w.forget(c)
 				return e
 			}
@@ -401,6 +402,12 @@ func (w *worker) wait(ctx context.Context, c *call, timeout time.Duration, emit 
 		}
 		if done {
 			return err
+		}
+		if out.idle != nil {
+			if e := out.idle(); e != nil {
+				w.forget(c)
+				return e
+			}
 		}
 		select {
 		case <-c.notify:

@@ -121,6 +121,51 @@ def encode(f: Frame, packer: msgpack.Packer | None = None) -> bytes:
 
 
 def _from_map(m: Any) -> Frame:
+    if type(m) is dict:
+        f = _from_map_fast(m)
+        if f is not None:
+            return f
+    return _from_map_checked(m)
+
+
+def _from_map_fast(m: dict) -> Frame | None:
+    """_from_map for a well-formed map, in one pass of exact type checks; None sends anything unusual (and every
+    error) through _from_map_checked, which names the offending field."""
+    get = m.get
+    v, kind, data = get("v"), get("kind"), get("data", b"")
+    sid, seq, ts, meta = get("sid", ""), get("seq", 0), get("ts", 0), get("meta", _NO_META)
+    fmt, rate, channels, op = get("format", ""), get("rate", 0), get("channels", 0), get("op", "")
+    mime, dtype, shape = get("mime", ""), get("dtype", ""), get("shape", ())
+    if (type(v) is not int or not 0 < v <= WIRE_VERSION or kind not in KINDS or type(sid) is not str
+            or type(seq) is not int or seq < 0 or type(ts) is not int or type(fmt) is not str
+            or type(rate) is not int or type(channels) is not int or type(op) is not str or type(mime) is not str
+            or type(dtype) is not str or (type(shape) is not list and type(shape) is not tuple)):
+        return None
+    if meta is _NO_META or not meta:
+        meta = {}
+    elif type(meta) is not dict:
+        return None
+    if kind == "text" or kind == "json":
+        if type(data) is bytes:
+            data = data.decode()
+        elif type(data) is not str:
+            return None
+    elif type(data) is str:
+        data = data.encode()
+    elif type(data) is not bytes:
+        return None
+    if (kind == "audio" and fmt not in FORMATS) or (kind == "control" and op not in OPS):
+        return None
+    f = Frame(kind=kind, data=data, sid=sid, seq=seq, ts=ts, meta=meta, format=fmt, rate=rate, channels=channels,
+              mime=mime, dtype=dtype, shape=list(shape), op=op)
+    f.validate()
+    return f
+
+
+_NO_META: dict = {}
+
+
+def _from_map_checked(m: Any) -> Frame:
     if not isinstance(m, dict):
         raise WireError(f"frame: cannot decode: frame is {type(m).__name__}, want a map")
     if "v" not in m:

@@ -12,10 +12,12 @@ import asyncio
 import inspect
 import logging
 import os
-import struct
+import stat
 import sys
 import threading
 import traceback
+import types
+from collections import deque
 from typing import Any
 
 import msgpack
@@ -66,13 +68,17 @@ class Worker:
     def send(self, *msgs: dict[str, Any]) -> None:
         """Write whole messages with one write call (an output and its "done" travel together)."""
         with self._lock:
+            pack = self._packer.pack
             parts = []
             for msg in msgs:
-                body = self._packer.pack(msg)
-                parts += (struct.pack(">I", len(body)), body)
-            view = memoryview(b"".join(parts))
-            while view:
-                view = view[os.write(self._fd, view):]
+                body = pack(msg)
+                parts += (len(body).to_bytes(4, "big"), body)
+            data = b"".join(parts)
+            n = os.write(self._fd, data)
+            if n < len(data):  # a signal cut the write short
+                view = memoryview(data)[n:]
+                while view:
+                    view = view[os.write(self._fd, view):]
 
     def send_error(self, rid: int, session: str | None, e: BaseException) -> None:
         msg = {"op": "error", "id": rid, "session": session or "", "error": _error_text(e),
@@ -118,27 +124,26 @@ class Worker:
         except Exception as e:  # noqa: BLE001 - the worker must survive any request
             self.send_error(rid, sid, e)
 
-    async def run(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                header = await reader.readexactly(4)
-            except asyncio.IncompleteReadError:
-                break
-            n = int.from_bytes(header, "big")
-            if n > MAX_MESSAGE:
-                self.send_error(0, None, ProtocolError(f"message of {n} bytes exceeds {MAX_MESSAGE}"))
-                while n > 0:
-                    chunk = await reader.read(min(n, 1 << 20))
-                    if not chunk:
-                        break
-                    n -= len(chunk)
-                continue
-            try:
-                body = await reader.readexactly(n)
-            except asyncio.IncompleteReadError as e:
-                self.send_error(0, None, ProtocolError(f"input ended inside a message ({len(e.partial)}/{n})"))
-                break
-            self.dispatch(body)
+    async def run(self, fd: int = 0) -> None:
+        """Serve the requests read from fd until it ends, then shut the sessions down."""
+        loop = asyncio.get_running_loop()
+        eof = loop.create_future()
+        reader = _Reader(self.dispatch, lambda e: self.send_error(0, None, e))
+
+        def ended() -> None:
+            reader.eof()
+            if not eof.done():
+                eof.set_result(None)
+
+        if not _serve_pollable(loop, fd, reader, ended):  # a regular file: read it in a thread
+            def pump() -> None:
+                with open(fd, "rb", buffering=0, closefd=False) as f:
+                    while chunk := f.read(1 << 16):
+                        loop.call_soon_threadsafe(reader.feed, chunk)
+                loop.call_soon_threadsafe(ended)
+
+            threading.Thread(target=pump, daemon=True).start()
+        await eof
         await self.shutdown()
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
@@ -154,14 +159,51 @@ class Worker:
         self.sessions.clear()
 
 
+class _Inbox:
+    """A session's request queue: a deque and at most one waiting task (lighter than asyncio.Queue)."""
+
+    __slots__ = ("_items", "_waiter", "_loop")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            w = self._waiter = self._loop.create_future()
+            try:
+                await w
+            finally:
+                if self._waiter is w:
+                    self._waiter = None
+        return self._items.popleft()
+
+    def get_nowait(self) -> Any:
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+
 class Session:
     """One node instance; handles its requests in order."""
 
     def __init__(self, worker: Worker, sid: str) -> None:
         self.w = worker
         self.sid = sid
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.queue = _Inbox()
         self.node: Any = None
+        self._process: Any = None  # the node's process as last looked up, and whether it is async
+        self._process_async = False
         self.streaming = False
         self.wants_frames = False
         self.inq: asyncio.Queue[Any] | None = None
@@ -243,7 +285,13 @@ class Session:
         """Send what a node hook produced: a value, an awaitable, an async or sync generator."""
         if inspect.isawaitable(result):
             result = await result
-        if inspect.isasyncgen(result):
+        await self.emit_value(rid, result, src, raw)
+
+    async def emit_value(self, rid: int, result: Any, src: wire.Frame, raw: bytes | None = None) -> None:
+        """emit for a result that was already awaited."""
+        if result is None or type(result) is wire.Frame:  # the common cases, without the inspect calls
+            self.output(rid, result, src, raw)
+        elif inspect.isasyncgen(result):
             async for v in result:
                 self.output(rid, v, src)
         elif inspect.isgenerator(result):
@@ -271,10 +319,17 @@ class Session:
             self.inq.put_nowait(data)
             return
         process = self.node.process
-        if inspect.iscoroutinefunction(process) or inspect.isasyncgenfunction(process):
-            await self.emit(rid, process(data), f, raw)
-        else:
+        if process != self._process:  # looked up once per session, unless the node swaps its process
+            self._process = process
+            self._process_async = inspect.iscoroutinefunction(process) or inspect.isasyncgenfunction(process)
+        if not self._process_async:  # the contract: sync nodes run in a worker thread
             await self.emit(rid, await asyncio.to_thread(process, data), f, raw)
+            return
+        result = process(data)
+        if type(result) is types.CoroutineType:
+            await self.emit_value(rid, await result, f, raw)
+        else:
+            await self.emit(rid, result, f, raw)
 
     async def pump(self, inq: asyncio.Queue[Any]) -> None:
         """Run a streaming node's generator over the inputs queued by frame requests."""
@@ -334,20 +389,85 @@ class Session:
                 log.error("session %s: cleanup: %s", self.sid, e)
 
 
-async def _stdin_reader() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", 0))
-    except ValueError:  # stdin is a regular file: read it in a thread
-        def pump() -> None:
-            with open(0, "rb", buffering=0, closefd=False) as f:
-                while chunk := f.read(1 << 16):
-                    loop.call_soon_threadsafe(reader.feed_data, chunk)
-            loop.call_soon_threadsafe(reader.feed_eof)
+class _Reader:
+    """Splits the request stream (4-byte big-endian length, then the body) into messages and hands each one to
+    dispatch as soon as it is complete, from the read callback itself: no StreamReader, no reader task and no
+    copy of a message that arrived whole in one read."""
 
-        threading.Thread(target=pump, daemon=True).start()
-    return reader
+    def __init__(self, dispatch: Any, error: Any) -> None:
+        self._dispatch = dispatch
+        self._error = error  # reports a protocol error (no request id)
+        self._buf = bytearray()  # the start of a message whose end has not arrived yet
+        self.want = 4  # bytes that _buf must hold for its message to be complete
+        self._skip = 0  # bytes of an oversized message still to discard
+
+    def feed(self, data: bytes) -> None:
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return
+            data, self._skip = data[self._skip:], 0
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self.want:
+                return
+            data, self._buf = bytes(self._buf), bytearray()
+        mv = memoryview(data)
+        pos, end = 0, len(data)
+        while end - pos >= 4:
+            n = int.from_bytes(mv[pos:pos + 4], "big")
+            if n > MAX_MESSAGE:
+                self._error(ProtocolError(f"message of {n} bytes exceeds {MAX_MESSAGE}"))
+                pos += 4
+                k = min(n, end - pos)
+                pos += k
+                self._skip = n - k
+                continue
+            if end - pos - 4 < n:
+                break
+            pos += 4
+            self._dispatch(mv[pos:pos + n])
+            pos += n
+        if pos < end:
+            self._buf = bytearray(mv[pos:])
+            self.want = 4 + int.from_bytes(self._buf[:4], "big") if len(self._buf) >= 4 else 4
+        else:
+            self.want = 4
+
+    def eof(self) -> None:
+        """The input ended: a message cut short is a protocol error."""
+        buf, self._buf = self._buf, bytearray()
+        if len(buf) >= 4:
+            self._error(ProtocolError(f"input ended inside a message ({len(buf) - 4}/{self.want - 4})"))
+
+
+def _serve_pollable(loop: asyncio.AbstractEventLoop, fd: int, reader: _Reader, ended: Any) -> bool:
+    """Feed reader from fd in an event loop read callback; False if fd cannot be polled (a regular file)."""
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        return False
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:  # a large message is read in as few calls as possible; 64 KiB stays off mmap
+            data = os.read(fd, min(max(reader.want, 1 << 16), 1 << 24))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            log.error("reading requests: %s", e)
+            data = b""
+        if data:
+            reader.feed(data)
+        else:
+            loop.remove_reader(fd)
+            ended()
+
+    try:
+        loop.add_reader(fd, readable)
+    except PermissionError:  # e.g. /dev/null: epoll refuses it
+        os.set_blocking(fd, True)
+        return False
+    return True
 
 
 def load_nodes(modules: list[str], module_names: list[str]) -> None:
@@ -363,9 +483,8 @@ def load_nodes(modules: list[str], module_names: list[str]) -> None:
 
 async def _amain(out_fd: int) -> None:
     w = Worker(out_fd)
-    reader = await _stdin_reader()
     w.ready()
-    await w.run(reader)
+    await w.run(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,8 +506,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bad --module is fatal, before "ready"
         log.error("cannot load nodes: %s", _error_text(e))
         return 2
-    asyncio.run(_amain(out_fd))
+    _run(_amain(out_fd))
     return 0
+
+
+def _run(main: Any) -> None:
+    """Run the worker on uvloop when it is installed (cheaper event loop turns: each request takes two), unless
+    REMOTEMEDIA_UVLOOP=0; on asyncio's own loop otherwise."""
+    if os.environ.get("REMOTEMEDIA_UVLOOP", "1") != "0":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 if __name__ == "__main__":
