@@ -38,29 +38,37 @@
 
   // fetchCached: the network first (so a new build is picked up; the HTTP cache
   // revalidates it by ETag), the Cache API when the network fails. The Cache API
-  // copy is rewritten only when the ETag changed.
+  // copy is rewritten only when the ETag changed, in the background: the caller
+  // starts compiling the response meanwhile.
   async function fetchCached(url) {
-    const cache = g.caches ? await g.caches.open(CACHE).catch(() => null) : null;
+    const cacheP = g.caches ? g.caches.open(CACHE).catch(() => null) : Promise.resolve(null);
+    let resp;
     try {
-      const resp = await fetch(url, { cache: "no-cache" });
+      resp = await fetch(url, { cache: "no-cache" });
       if (!resp.ok) throw new Error(url + ": HTTP " + resp.status);
-      if (cache) {
-        const old = await cache.match(url).catch(() => null);
-        const etag = resp.headers.get("etag");
-        if (!old || !etag || old.headers.get("etag") !== etag) cache.put(url, resp.clone()).catch(() => {});
-      }
-      return resp;
     } catch (err) {
-      const hit = cache && (await cache.match(url));
+      const cache = await cacheP;
+      const hit = cache && (await cache.match(url).catch(() => null));
       if (hit) return hit;
       throw err;
     }
+    const copy = resp.clone();
+    cacheP.then(async (cache) => {
+      const old = cache && (await cache.match(url));
+      const etag = resp.headers.get("etag");
+      if (cache && (!old || !etag || old.headers.get("etag") !== etag)) await cache.put(url, copy);
+      else if (copy.body) await copy.body.cancel();
+    }).catch(() => {});
+    return resp;
   }
 
   async function startCore(base) {
-    if (!g.Go) await loadScript(base + "wasm_exec.js");
-    if (!g.RemoteMediaWASI) await loadScript(base + "wasi-shim.js");
-    const resp = await fetchCached(base + "core.wasm");
+    const wasm = fetchCached(base + "core.wasm"); // while the two scripts load
+    await Promise.all([
+      g.Go ? null : loadScript(base + "wasm_exec.js"),
+      g.RemoteMediaWASI ? null : loadScript(base + "wasi-shim.js"),
+    ]);
+    const resp = await wasm;
     const go = new g.Go();
     // Streaming compilation lets V8 keep the compiled code for the next visit.
     const streaming = WebAssembly.instantiateStreaming && (resp.headers.get("content-type") || "").startsWith("application/wasm");

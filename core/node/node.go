@@ -119,6 +119,10 @@ type Spec struct {
 	// New makes a node. params has been checked against Params and has every
 	// default filled in.
 	New func(ctx context.Context, cfg Config) (Node, error) `json:"-"`
+	// Prepare, if set, readies what New needs without making a node (a WASM
+	// node type loads and compiles its module), so that a caller can do it
+	// ahead of the first session and for several node types at once.
+	Prepare func(ctx context.Context) error `json:"-"`
 }
 
 // Config is what a node factory receives.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/frame"
@@ -36,6 +37,31 @@ func Load(data []byte, reg *node.Registry) (*Pipeline, error) {
 		return nil, err
 	}
 	return &Pipeline{Def: d, Graph: g}, nil
+}
+
+// Prepare readies every node type of p that can be readied ahead of a session
+// (node.Spec.Prepare: a WASM module is loaded and compiled), all at once. Where
+// loading waits on I/O or compiles off the calling thread, as in a browser tab,
+// that overlaps the work; an error names the node that needs the type.
+func Prepare(ctx context.Context, p *Pipeline) error {
+	errs := make([]error, len(p.Graph.Nodes))
+	seen := map[*node.Spec]bool{}
+	var wg sync.WaitGroup
+	for i, n := range p.Graph.Nodes {
+		if n.Spec.Prepare == nil || seen[n.Spec] {
+			continue
+		}
+		seen[n.Spec] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Spec.Prepare(ctx); err != nil {
+				errs[i] = fmt.Errorf("node %q (%s): %w", n.ID, n.Spec.Type, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Source yields input frames in order and io.EOF after the last.

@@ -27,6 +27,10 @@ func Register(reg *node.Registry, h Host, l Loader, mods []ModuleSpec) error {
 			}
 			return newNode(ctx, mod, file, cfg, outputs)
 		}
+		spec.Prepare = func(ctx context.Context) error {
+			_, err := c.get(ctx, file)
+			return err
+		}
 		if err := reg.Register(spec); err != nil {
 			return fmt.Errorf("wasm: module %q: %w", file, err)
 		}

@@ -165,6 +165,12 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Load (IndexedDB) and compile (off the main thread) the modules now and all at
+	// once, rather than one after another when the first session starts them; a
+	// missing or broken module fails here.
+	if err := runner.Prepare(context.Background(), p); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
