@@ -19,6 +19,11 @@
 // and is built as a WASI reactor:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o gain.wasm .
+//	go run github.com/remotemedia/hybrid/tools/wasmdata gain.wasm
+//
+// The second step is optional: it merges the 20,000-odd data segments Go writes
+// into a few, which the server's wazero host otherwise decodes on every load
+// (about 10 of the 50 ms a Go module takes to load from the compilation cache).
 //
 // The SDK provides the module's exports (rm_abi_version, rm_alloc, rm_free, rm_init,
 // rm_process, rm_flush) and calls the rm imports; those parts are built only for
