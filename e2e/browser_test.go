@@ -373,6 +373,7 @@ func TestWorkerDeadline(t *testing.T) {
 		Code, Msg           string
 		MS                  float64
 		Ticks               int
+		BadKind, BadPath    string
 	}
 	r := eval[result](t, ctx, fmt.Sprintf(`
 		const rm = await RemoteMedia.load({ worker: true, callTimeoutMs: 300 });
@@ -390,7 +391,9 @@ func TestWorkerDeadline(t *testing.T) {
 		clearInterval(tick);
 		const after = await gain.process({ audio: new Float32Array([0.25]), sampleRate: 48000, channels: 1 });
 		const again = await spin.process(quiet);
-		return { first: Array.from(first.audio[0].samples), after: Array.from(after.audio[0].samples), again: Array.from(again.audio[0].samples),
+		let bad = {};
+		try { await rm.pipeline("version: \"1\"\nnodes:\n  - {id: a, node_type: nope}\n"); } catch (e) { bad = e; }
+		return { badKind: String(bad.kind), badPath: bad.problems ? bad.problems[0].path : "", first: Array.from(first.audio[0].samples), after: Array.from(after.audio[0].samples), again: Array.from(again.audio[0].samples),
 		         code: err ? String(err.code) : "", msg: err ? err.message : "", ms, ticks };`,
 		jsBytes(t, "../wasm-modules/build/test/loop.wasm")))
 	t.Logf("the spinning call failed after %.0f ms: %s", r.MS, r.Msg)
@@ -408,5 +411,8 @@ func TestWorkerDeadline(t *testing.T) {
 	}
 	if want := []float32{0.5}; !reflect.DeepEqual(r.After, want) {
 		t.Errorf("gain after the timeout: %v, want %v", r.After, want)
+	}
+	if r.BadKind != "invalid" || !strings.HasPrefix(r.BadPath, "nodes[0]") {
+		t.Errorf("a bad definition through the worker: kind %q, first problem at %q; want invalid at nodes[0]", r.BadKind, r.BadPath)
 	}
 }

@@ -88,6 +88,7 @@
   function errorOf(e) {
     const err = new Error(e.message);
     if (e.problems) err.problems = e.problems;
+    if (e.kind) err.kind = e.kind;
     if (e.code) err.code = e.code;
     return err;
   }
@@ -120,7 +121,7 @@
         }
         g.postMessage({ id, value });
       } catch (err) {
-        g.postMessage({ id, error: { message: String((err && err.message) || err), problems: err && err.problems } });
+        g.postMessage({ id, error: { message: String((err && err.message) || err), problems: err && err.problems, kind: err && err.kind } });
       }
     };
   }
