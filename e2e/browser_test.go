@@ -191,7 +191,8 @@ func TestScriptTag(t *testing.T) {
 }
 
 // TestMicrophone: Chromium's fake capture plays the speech WAV into
-// getUserMedia; p.stream yields the VAD events. The browser resamples the
+// getUserMedia; p.stream yields the VAD events, on the page's thread and in a
+// Web Worker. The browser resamples the
 // microphone, so the counts are compared with the CLI's roughly, not exactly.
 func TestMicrophone(t *testing.T) {
 	_, cliEvents := cliRun(t)
@@ -205,28 +206,32 @@ func TestMicrophone(t *testing.T) {
 		return n
 	}
 	s := startServer(t)
-	ctx := browser(t,
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", speech+"%noloop"),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-	)
-	navigate(t, ctx, s.url)
-	evs := eval[[]map[string]any](t, ctx, fmt.Sprintf(`
-		const rm = await RemoteMedia.load();
-		const p = await rm.pipeline(%q);
-		const ms = await navigator.mediaDevices.getUserMedia({ audio: true });
-		const it = p.stream(ms);
-		const events = [];
-		const stopAt = setTimeout(() => it.stop(), 9000); // the file is about 7.5 s long
-		for await (const o of it) if (o.kind !== "audio") events.push(o);
-		clearTimeout(stopAt);
-		return events;`, readFile(t, exampleDef)))
-	starts, ends := count(evs, "speech_start"), count(evs, "speech_end")
 	wantStarts := count(cliEvents, "speech_start")
-	t.Logf("microphone: %d speech_start, %d speech_end (CLI on the file: %d starts)", starts, ends, wantStarts)
-	if starts < 1 || starts > wantStarts+2 || ends < starts-1 || ends > starts {
-		t.Fatalf("microphone: %d speech_start and %d speech_end, want about %d of each: %v", starts, ends, wantStarts, evs)
+	for _, opts := range []string{"", "{ worker: true }"} {
+		t.Run("load("+opts+")", func(t *testing.T) {
+			ctx := browser(t,
+				chromedp.Flag("use-fake-device-for-media-stream", true),
+				chromedp.Flag("use-fake-ui-for-media-stream", true),
+				chromedp.Flag("use-file-for-fake-audio-capture", speech+"%noloop"),
+				chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+			)
+			navigate(t, ctx, s.url)
+			evs := eval[[]map[string]any](t, ctx, fmt.Sprintf(`
+				const rm = await RemoteMedia.load(%s);
+				const p = await rm.pipeline(%q);
+				const ms = await navigator.mediaDevices.getUserMedia({ audio: true });
+				const it = p.stream(ms);
+				const events = [];
+				const stopAt = setTimeout(() => it.stop(), 9000); // the file is about 7.5 s long
+				for await (const o of it) if (o.kind !== "audio") events.push(o);
+				clearTimeout(stopAt);
+				return events;`, opts, readFile(t, exampleDef)))
+			starts, ends := count(evs, "speech_start"), count(evs, "speech_end")
+			t.Logf("microphone: %d speech_start, %d speech_end (CLI on the file: %d starts)", starts, ends, wantStarts)
+			if starts < 1 || starts > wantStarts+2 || ends < starts-1 || ends > starts {
+				t.Fatalf("microphone: %d speech_start and %d speech_end, want about %d of each: %v", starts, ends, wantStarts, evs)
+			}
+		})
 	}
 }
 
