@@ -374,15 +374,16 @@ func TestWorkerDeadline(t *testing.T) {
 	ctx := browser(t)
 	navigate(t, ctx, s.url)
 	type result struct {
-		First, After, Again []float32
-		Code, Msg           string
-		MS                  float64
-		Ticks               int
-		BadKind, BadPath    string
+		First, After, Again, Again2 []float32
+		Code, Msg                   string
+		MS                          float64
+		Ticks                       int
+		BadKind, BadPath            string
 	}
 	r := eval[result](t, ctx, fmt.Sprintf(`
 		const rm = await RemoteMedia.load({ worker: true, callTimeoutMs: 300 });
-		await rm.registerModule("loop", new Uint8Array(%s));
+		const loopWasm = new Uint8Array(%s);
+		await rm.registerModule("loop", loopWasm);
 		const spin = await rm.pipeline({ version: "1", nodes: [{ id: "spin", node_type: "loop" }] });
 		const gain = await rm.pipeline({ version: "1", nodes: [{ id: "g", node_type: "gain", params: { linear: 2 } }] });
 		const quiet = { audio: new Float32Array([0.25, 0.125]), sampleRate: 16000, channels: 1 };
@@ -394,11 +395,14 @@ func TestWorkerDeadline(t *testing.T) {
 		try { await spin.process({ audio: new Float32Array([0.9, 0.1]), sampleRate: 16000, channels: 1 }); } catch (e) { err = e; }
 		const ms = performance.now() - t0;
 		clearInterval(tick);
+		await rm.registerModule("loop2", loopWasm); // the first call after the stop: starts the new worker
 		const after = await gain.process({ audio: new Float32Array([0.25]), sampleRate: 48000, channels: 1 });
 		const again = await spin.process(quiet);
+		const spin2 = await rm.pipeline({ version: "1", nodes: [{ id: "spin2", node_type: "loop2" }] });
+		const again2 = await spin2.process(quiet);
 		let bad = {};
 		try { await rm.pipeline("version: \"1\"\nnodes:\n  - {id: a, node_type: nope}\n"); } catch (e) { bad = e; }
-		return { badKind: String(bad.kind), badPath: bad.problems ? bad.problems[0].path : "", first: Array.from(first.audio[0].samples), after: Array.from(after.audio[0].samples), again: Array.from(again.audio[0].samples),
+		return { badKind: String(bad.kind), badPath: bad.problems ? bad.problems[0].path : "", first: Array.from(first.audio[0].samples), after: Array.from(after.audio[0].samples), again: Array.from(again.audio[0].samples), again2: Array.from(again2.audio[0].samples),
 		         code: err ? String(err.code) : "", msg: err ? err.message : "", ms, ticks };`,
 		jsBytes(t, "../wasm-modules/build/test/loop.wasm")))
 	t.Logf("the spinning call failed after %.0f ms: %s", r.MS, r.Msg)
@@ -411,8 +415,8 @@ func TestWorkerDeadline(t *testing.T) {
 	if r.Ticks < 5 {
 		t.Errorf("the page's timers ran %d times while the worker spun: the page was not responsive", r.Ticks)
 	}
-	if want := []float32{0.25, 0.125}; !reflect.DeepEqual(r.First, want) || !reflect.DeepEqual(r.Again, want) {
-		t.Errorf("loop module echo before/after the timeout: %v / %v, want %v", r.First, r.Again, want)
+	if want := []float32{0.25, 0.125}; !reflect.DeepEqual(r.First, want) || !reflect.DeepEqual(r.Again, want) || !reflect.DeepEqual(r.Again2, want) {
+		t.Errorf("loop module echo before/after the timeout, and registered after it: %v / %v / %v, want %v", r.First, r.Again, r.Again2, want)
 	}
 	if want := []float32{0.5}; !reflect.DeepEqual(r.After, want) {
 		t.Errorf("gain after the timeout: %v, want %v", r.After, want)

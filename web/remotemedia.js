@@ -217,6 +217,7 @@
     }
 
     _send(method, args) {
+      if (!this.worker) return Promise.reject(new Error("remotemedia: the worker was stopped"));
       return new Promise((resolve, reject) => {
         const id = ++this.seq, watched = WATCHED.has(method);
         // The silence is measured from the start of the first watched request.
@@ -269,8 +270,9 @@
       if (p && p.gen === this.gen && this.worker) return this._send("close", [p.wid]);
     }
     async registerModule(type, bytes) {
-      this.modules.set(type, bytes);
-      return this._call("registerModule", [type, bytes]);
+      const r = await this._call("registerModule", [type, bytes]);
+      this.modules.set(type, bytes); // once it took: a new worker replays it
+      return r;
     }
     moduleHashes() { return this._call("moduleHashes", []); }
     saveDefinition(name, text) { return this._call("saveDefinition", [name, text]); }
