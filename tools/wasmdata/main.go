@@ -27,21 +27,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: wasmdata [-gap N] module.wasm")
 		os.Exit(2)
 	}
-	path := flag.Arg(0)
-	in, err := os.ReadFile(path)
-	if err == nil {
-		var out []byte
-		var before, after int
-		out, before, after, err = merge(in, *gap)
-		if err == nil && after < before {
-			err = os.WriteFile(path, out, 0o644)
-			fmt.Printf("wasmdata: %s: %d data segments merged into %d\n", path, before, after)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "wasmdata: %s: %v\n", path, err)
+	if err := run(flag.Arg(0), *gap); err != nil {
+		fmt.Fprintf(os.Stderr, "wasmdata: %s: %v\n", flag.Arg(0), err)
 		os.Exit(1)
 	}
+}
+
+func run(path string, gap int) error {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, before, after, err := merge(in, gap)
+	if err != nil || after >= before {
+		return err
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wasmdata: %s: %d data segments merged into %d\n", path, before, after)
+	return nil
 }
 
 type segment struct {
