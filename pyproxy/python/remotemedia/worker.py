@@ -135,7 +135,8 @@ class Worker:
             if not eof.done():
                 eof.set_result(None)
 
-        if not _serve_pollable(loop, fd, reader, ended):  # a regular file: read it in a thread
+        polled = _serve_pollable(loop, fd, reader, ended)
+        if not polled:  # a regular file: read it in a thread
             def pump() -> None:
                 with open(fd, "rb", buffering=0, closefd=False) as f:
                     while chunk := f.read(1 << 16):
@@ -143,7 +144,12 @@ class Worker:
                 loop.call_soon_threadsafe(ended)
 
             threading.Thread(target=pump, daemon=True).start()
-        await eof
+        try:
+            await eof
+        finally:
+            if polled:  # a terminal shared with the shell must not stay non-blocking
+                loop.remove_reader(fd)
+                os.set_blocking(fd, True)
         await self.shutdown()
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
