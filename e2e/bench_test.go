@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ const frameBytes = 960 * 2 * 4
 //	size                   core.wasm bytes raw and gzipped
 //	first-frame/cold|warm  ms from navigation start to the first frame
 //	                       processed by the example pipeline, fresh profile
-//	                       and then the same profile again
+//	                       and then the same profile again (median of five)
 //
 // Run it with: go test -run XXX -bench Browser -benchtime 20000x ./e2e/
 func BenchmarkBrowser(b *testing.B) {
@@ -67,7 +68,14 @@ func BenchmarkBrowser(b *testing.B) {
 		firstFrame() // the cold load of this profile, if this sub-benchmark runs alone
 		for b.Loop() {
 		}
-		b.ReportMetric(firstFrame(), "ms")
+		// The median of five reloads: single loads on this shared machine swing by 100 ms.
+		ms := make([]float64, 5)
+		for i := range ms {
+			ms[i] = firstFrame()
+		}
+		slices.Sort(ms)
+		b.Logf("warm loads: %.0f ms", ms)
+		b.ReportMetric(ms[len(ms)/2], "ms")
 	})
 	b.Run("call/tab", func(b *testing.B) {
 		navigate(b, ctx, s.url)
