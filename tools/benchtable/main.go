@@ -1,7 +1,8 @@
 // Command benchtable runs the project's benchmarks (`make bench`) and prints one
-// table of the figures the issues ask for, each beside its target. Every figure
-// comes from one run on this machine, so compare the ratios, not the absolutes,
-// across machines.
+// table of the figures the issues ask for, each beside its target. Each suite
+// runs several times (go test -count) and the table shows the median, with the
+// range below it: these machines are shared and single runs swing. Compare the
+// ratios, not the absolutes, across machines.
 package main
 
 import (
@@ -12,24 +13,26 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
-// suite is one `go test -bench` invocation.
+// suite is one `go test -bench` invocation, run count times.
 type suite struct {
 	dir, pkg, bench, benchtime string
+	count                      int
 }
 
 var suites = []suite{
-	{".", "./core/sched", "Chain", "100000x"},
-	{".", "./target/server/host", "ProcessEmpty|FuncCall", "200000x"},
-	{".", "./target/server/cli", "FrontEndChain|LoadModules", "1s"},
-	{".", "./wasm-modules", ".", "2000x"},
-	{".", "./pyproxy", "RoundTrip|Throughput", "2000x"},
-	{"e2e", ".", "Browser", "1x"},
+	{".", "./core/sched", "Chain", "100000x", 5},
+	{".", "./target/server/host", "ProcessEmpty|FuncCall", "200000x", 5},
+	{".", "./target/server/cli", "FrontEndChain|LoadModules", "1s", 5},
+	{".", "./wasm-modules", ".", "2000x", 5},
+	{".", "./pyproxy", "RoundTrip|Throughput", "2000x", 3},
+	{"e2e", ".", "Browser", "1x", 1}, // it repeats what needs repeating itself
 }
 
 // row is one line of the table: a metric of a benchmark, and its target.
@@ -87,7 +90,7 @@ var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 func main() {
 	only := flag.String("only", "", "run only the suites whose package contains this")
 	flag.Parse()
-	results := map[string]map[string]float64{}
+	results := map[string]map[string][]float64{} // benchmark -> unit -> one value per run
 	var order []string
 	var failed []string
 	for _, s := range suites {
@@ -95,7 +98,7 @@ func main() {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "benchtable: %s %s -bench %s\n", s.dir, s.pkg, s.bench)
-		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", "1", "-benchtime", s.benchtime, s.pkg)
+		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg)
 		cmd.Dir = s.dir
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -112,12 +115,12 @@ func main() {
 			name := m[1]
 			if _, seen := results[name]; !seen {
 				order = append(order, name)
-				results[name] = map[string]float64{}
+				results[name] = map[string][]float64{}
 			}
 			f := strings.Fields(m[2])
 			for i := 0; i+1 < len(f); i += 2 {
 				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-					results[name][f[i+1]] = v
+					results[name][f[i+1]] = append(results[name][f[i+1]], v)
 				}
 			}
 		}
@@ -125,14 +128,12 @@ func main() {
 
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASURE\tVALUE\tTARGET\tMEETS")
-	used := map[string]bool{}
 	for _, r := range rows {
-		v, ok := results[r.bench][r.unit]
+		vs, ok := results[r.bench][r.unit]
 		if !ok {
 			continue
 		}
-		used[r.bench] = true
-		v *= r.scale
+		v := median(vs) * r.scale
 		target, meets := "", ""
 		if r.target > 0 {
 			op := "≥"
@@ -149,11 +150,15 @@ func main() {
 	}
 	tw.Flush()
 
-	fmt.Println("\nAll benchmarks (per op unless the unit says otherwise):")
+	fmt.Println("\nAll benchmarks (per op unless the unit says otherwise; median [min-max] over the runs):")
 	for _, name := range order {
 		var parts []string
-		for unit, v := range results[name] {
-			parts = append(parts, fmt.Sprintf("%s %s", num(v), unit))
+		for unit, vs := range results[name] {
+			p := fmt.Sprintf("%s %s", num(median(vs)), unit)
+			if lo, hi := slices.Min(vs), slices.Max(vs); len(vs) > 1 && lo != hi {
+				p += fmt.Sprintf(" [%s-%s]", num(lo), num(hi))
+			}
+			parts = append(parts, p)
 		}
 		sort.Strings(parts)
 		fmt.Printf("  %-48s %s\n", name, strings.Join(parts, ", "))
@@ -162,6 +167,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
 		os.Exit(1)
 	}
+}
+
+func median(vs []float64) float64 {
+	s := slices.Sorted(slices.Values(vs))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 func num(v float64) string {
