@@ -149,13 +149,7 @@ func TestEchoRoundTrip(t *testing.T) {
 
 func TestFailuresAndRecovery(t *testing.T) {
 	needModules(t)
-	tests := []struct {
-		name      string
-		module    string
-		given     []*frame.Frame
-		expectErr []error // per frame; nil = ok and echoed
-		expectMsg string  // in the first error
-	}{
+	tests := []frameCase{
 		{name: "loop times out, then a fresh instance works", module: "loop",
 			given:     []*frame.Frame{audio(0, 960, 0.1), audio(1, 960, 0.9), audio(2, 960, 0.2)},
 			expectErr: []error{nil, wasmnode.ErrTimeout, nil}, expectMsg: `node "loop1" (loop.wasm): rm_process:`},
@@ -176,25 +170,7 @@ func TestFailuresAndRecovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := mustNode(t, h, tt.module)
-			var out outputs
-			first := true
-			for i, in := range tt.given {
-				before := len(out.frames)
-				err := n.Process(context.Background(), 0, in, out.emit)
-				switch want := tt.expectErr[i]; {
-				case want == nil && err != nil:
-					t.Fatalf("frame %d: %v", i, err)
-				case want == nil && (len(out.frames) != before+1 || !bytes.Equal(out.frames[before].Data, in.Data)):
-					t.Fatalf("frame %d: not echoed", i)
-				case want != nil && !errors.Is(err, want):
-					t.Fatalf("frame %d: error %v, want %v", i, err, want)
-				case want != nil && first:
-					first = false
-					if !strings.Contains(err.Error(), tt.expectMsg) {
-						t.Errorf("error %q does not contain %q", err, tt.expectMsg)
-					}
-				}
-			}
+			runFrames(t, n, tt, nil)
 		})
 	}
 }
@@ -352,13 +328,7 @@ func instantiate(tb testing.TB, name string) wasmnode.Instance {
 func TestGuardedModules(t *testing.T) {
 	h := newHost(t, host.Config{CallTimeout: 100 * time.Millisecond})
 	spin := audio(99, 960, 0.1) // simd.wasm spins on seq 99
-	tests := []struct {
-		name      string
-		module    string
-		given     []*frame.Frame
-		expectErr []error // per frame; nil = ok
-		expectMsg string  // in the first error
-	}{
+	tests := []frameCase{
 		{name: "loop in a called function", module: "callloop",
 			given:     []*frame.Frame{audio(0, 960, 0.1), audio(1, 960, 0.9), audio(2, 960, 0.2)},
 			expectErr: []error{nil, wasmnode.ErrTimeout, nil}, expectMsg: "rm_process: wasm: call exceeded its deadline (100ms)"},
@@ -375,30 +345,51 @@ func TestGuardedModules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out outputs
-			first := true
-			for i, in := range tt.given {
-				before := len(out.frames)
-				err := n.Process(context.Background(), 0, in, out.emit)
-				switch want := tt.expectErr[i]; {
-				case want == nil && err != nil:
-					t.Fatalf("frame %d: %v", i, err)
-				case want == nil && len(out.frames) != before+1:
-					t.Fatalf("frame %d: %d outputs, want 1", i, len(out.frames)-before)
-				case want == nil && tt.module == "simd":
-					checkSIMD(t, in, out.frames[before])
-				case want == nil && !bytes.Equal(out.frames[before].Data, in.Data):
-					t.Fatalf("frame %d: not echoed", i)
-				case want != nil && !errors.Is(err, want):
-					t.Fatalf("frame %d: error %v, want %v", i, err, want)
-				case want != nil && first:
-					first = false
-					if !strings.Contains(err.Error(), tt.expectMsg) {
-						t.Errorf("error %q does not contain %q", err, tt.expectMsg)
-					}
-				}
+			var check func(t *testing.T, in, got *frame.Frame)
+			if tt.module == "simd" {
+				check = checkSIMD
 			}
+			runFrames(t, n, tt, check)
 		})
+	}
+}
+
+// frameCase feeds frames to one module's node.
+type frameCase struct {
+	name      string
+	module    string
+	given     []*frame.Frame
+	expectErr []error // per frame; nil = ok, one output
+	expectMsg string  // in the first error
+}
+
+// runFrames processes tc.given on n and checks each result against tc: an
+// expected error by errors.Is (the first also by message), otherwise exactly one
+// output, which check accepts (nil: it must echo the input's data).
+func runFrames(t *testing.T, n node.Node, tc frameCase, check func(t *testing.T, in, got *frame.Frame)) {
+	t.Helper()
+	var out outputs
+	first := true
+	for i, in := range tc.given {
+		before := len(out.frames)
+		err := n.Process(context.Background(), 0, in, out.emit)
+		switch want := tc.expectErr[i]; {
+		case want == nil && err != nil:
+			t.Fatalf("frame %d: %v", i, err)
+		case want == nil && len(out.frames) != before+1:
+			t.Fatalf("frame %d: %d outputs, want 1", i, len(out.frames)-before)
+		case want == nil && check != nil:
+			check(t, in, out.frames[before])
+		case want == nil && !bytes.Equal(out.frames[before].Data, in.Data):
+			t.Fatalf("frame %d: not echoed", i)
+		case want != nil && !errors.Is(err, want):
+			t.Fatalf("frame %d: error %v, want %v", i, err, want)
+		case want != nil && first:
+			first = false
+			if !strings.Contains(err.Error(), tc.expectMsg) {
+				t.Errorf("error %q does not contain %q", err, tc.expectMsg)
+			}
+		}
 	}
 }
 
