@@ -89,7 +89,6 @@
     const err = new Error(e.message);
     if (e.problems) err.problems = e.problems;
     if (e.kind) err.kind = e.kind;
-    if (e.code) err.code = e.code;
     return err;
   }
 
@@ -241,7 +240,6 @@
       return p.wid;
     }
 
-    init() { return this.ready(); }
     async pipeline(text, opts) {
       await this.ready();
       const wid = await this._send("pipeline", [text, opts]);
@@ -278,7 +276,6 @@
     saveDefinition(name, text) { return this._call("saveDefinition", [name, text]); }
     loadDefinition(name) { return this._call("loadDefinition", [name]); }
     nodeTypes() { return this._call("nodeTypes", []); }
-    benchCall(...args) { return this._call("benchCall", args); }
   }
 
   // toText turns a definition object into JSON text; YAML/JSON text passes as is.
