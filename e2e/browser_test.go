@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -357,6 +358,16 @@ func TestPythonNode(t *testing.T) {
 			errors: res.events.filter((e) => e.kind === "error").map((e) => e.error) };`)
 	if len(got.Errors) > 0 || got.Rate != 48000 || got.Channels != 1 || got.Frames != 3 {
 		t.Fatalf("got %+v, want 3 mono 48 kHz frames and no errors", got)
+	}
+	// The Python session streamed over a WebSocket, not one fetch per frame.
+	resp, err = http.Get(s.url + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\npyproxy_websockets_opened_total 1\n") {
+		t.Errorf("GET /metrics: want pyproxy_websockets_opened_total 1, got:\n%s", metrics)
 	}
 	for _, v := range got.Samples {
 		if v < 0.1874 || v > 0.1876 { // (0.5 + 0.25) / 2 * 0.5

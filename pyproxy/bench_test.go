@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 )
 
 // audio20ms is 20 ms of 48 kHz stereo f32 (7680 bytes of samples).
@@ -33,14 +34,21 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 }
 
 // BenchmarkRoundTrip sends one 20 ms frame at a time through a pass-through Python
-// node: over HTTP with core/pynode's client ("http"), and through Proxy.Feed
-// without HTTP ("pipe"), which isolates the worker pipe and Python.
+// node: over the session's WebSocket as native pipelines do ("websocket"), one
+// HTTP request per frame ("http"), and through Proxy.Feed without either ("pipe"),
+// which isolates the worker pipe and Python.
 func BenchmarkRoundTrip(b *testing.B) {
 	p := newProxy(b, Config{})
-	_, c := serve(b, p)
+	srv, c := serve(b, p)
 	ctx := context.Background()
 	body := audio20ms(b)
 	id := open(b, c, "PassThrough", nil)
+	ws := pyhttp.NewTransport(srv.URL, "")
+	ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
+	wsID, err := ws.Open(ctx, "PassThrough", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	// roundTrips times one send per iteration; send returns how many outputs came back.
 	roundTrips := func(b *testing.B, send func() (int, error)) {
 		lat := make([]time.Duration, 0, b.N)
@@ -55,6 +63,13 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 		reportPercentiles(b, lat)
 	}
+	b.Run("websocket", func(b *testing.B) {
+		roundTrips(b, func() (int, error) {
+			n := 0
+			err := ws.Send(ctx, wsID, body, func(*frame.Frame) { n++ })
+			return n, err
+		})
+	})
 	b.Run("http", func(b *testing.B) {
 		roundTrips(b, func() (int, error) {
 			n := 0
@@ -71,18 +86,24 @@ func BenchmarkRoundTrip(b *testing.B) {
 	})
 }
 
-// BenchmarkThroughput pushes 20 ms frames over HTTP from 4 concurrent sessions
-// spread over 1, 2 and 4 workers; frames/s is the aggregate rate.
+// BenchmarkThroughput pushes 20 ms frames from 4 concurrent sessions, each over
+// its WebSocket as native pipelines do, spread over 1, 2 and 4 workers; frames/s
+// is the aggregate rate.
 func BenchmarkThroughput(b *testing.B) {
 	const sessions = 4
 	body := audio20ms(b)
 	ctx := context.Background()
 	for _, workers := range []int{1, 2, 4} {
 		p := newProxy(b, Config{Workers: workers})
-		_, c := serve(b, p)
+		srv, _ := serve(b, p)
+		ws := pyhttp.NewTransport(srv.URL, "")
+		ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
 		ids := make([]string, sessions)
 		for i := range ids {
-			ids[i] = open(b, c, "PassThrough", nil)
+			var err error
+			if ids[i], err = ws.Open(ctx, "PassThrough", nil); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			b.ReportAllocs()
@@ -96,7 +117,7 @@ func BenchmarkThroughput(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for left.Add(-1) >= 0 {
-						if err := c.Send(ctx, id, body, func(*frame.Frame) {}); err != nil {
+						if err := ws.Send(ctx, id, body, func(*frame.Frame) {}); err != nil {
 							b.Error(err)
 							return
 						}

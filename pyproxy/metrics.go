@@ -9,10 +9,12 @@ import (
 )
 
 // metrics are exposed in the Prometheus text format by a small hand-written
-// exposition: seven series do not justify client_golang's dependency tree
+// exposition: nine series do not justify client_golang's dependency tree
 // (protobuf, procfs, client_model, common).
 type metrics struct {
 	sessions atomic.Int64 // open now
+	sockets  atomic.Int64 // session WebSockets open now
+	accepted atomic.Int64 // session WebSockets accepted
 	opened   atomic.Int64
 	restarts atomic.Int64
 	dropped  atomic.Int64
@@ -99,6 +101,8 @@ func (p *Proxy) writeMetrics(w io.Writer) {
 	}
 	gauge("pyproxy_workers_alive", "Python workers running now.", "gauge", int64(alive))
 	gauge("pyproxy_sessions", "Sessions open now.", "gauge", p.m.sessions.Load())
+	gauge("pyproxy_websockets", "Session WebSockets open now.", "gauge", p.m.sockets.Load())
+	gauge("pyproxy_websockets_opened_total", "Session WebSockets accepted.", "counter", p.m.accepted.Load())
 	gauge("pyproxy_sessions_opened_total", "Sessions opened.", "counter", p.m.opened.Load())
 	gauge("pyproxy_worker_restarts_total", "Workers restarted after dying or hanging.", "counter", p.m.restarts.Load())
 	gauge("pyproxy_late_outputs_dropped_total", "Streaming outputs dropped because nobody collected them.", "counter", p.m.dropped.Load())

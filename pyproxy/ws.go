@@ -1,6 +1,7 @@
 package pyproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ func (p *Proxy) websocket(c echo.Context) error {
 	if err != nil {
 		return nil // Accept has written the response
 	}
+	p.m.accepted.Add(1)
+	p.m.sockets.Add(1)
+	defer p.m.sockets.Add(-1)
 	conn.SetReadLimit(p.bodyLimit)
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
@@ -40,15 +44,20 @@ func (p *Proxy) websocket(c echo.Context) error {
 		cancel()
 	}
 	go p.watchSession(ctx, s, send, fail)
+	var msg bytes.Buffer // reused: Feed copies what it keeps
 	for {
-		typ, data, err := conn.Read(ctx)
+		typ, r, err := conn.Reader(ctx)
+		if err == nil {
+			msg.Reset()
+			_, err = msg.ReadFrom(r)
+		}
 		if err != nil {
 			break
 		}
 		if typ != websocket.MessageBinary {
 			err = fmt.Errorf("%w: text message; send wire frames as binary messages", ErrBadFrame)
 		} else {
-			err = p.Feed(ctx, id, data, send)
+			err = p.Feed(ctx, id, msg.Bytes(), send)
 		}
 		if errors.Is(err, ErrWorkerDied) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) || errors.Is(err, ErrUnknownSession) {
 			fail(err)

@@ -59,14 +59,18 @@ func Register(reg *node.Registry, t Transport, types []RemoteType) error {
 	return nil
 }
 
-// RegisterRemote fetches the proxy's node types (GET /v1/nodes), registers them in
-// reg and returns them.
-func RegisterRemote(ctx context.Context, reg *node.Registry, c *Client) ([]RemoteType, error) {
+// RegisterRemote fetches the proxy's node types through c (GET /v1/nodes),
+// registers them in reg with their sessions over t (over c itself when t is nil)
+// and returns them.
+func RegisterRemote(ctx context.Context, reg *node.Registry, c *Client, t Transport) ([]RemoteType, error) {
 	types, err := c.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return types, Register(reg, c, types)
+	if t == nil {
+		t = c
+	}
+	return types, Register(reg, t, types)
 }
 
 // remoteNode is one session of a Python node.

@@ -90,7 +90,7 @@ func fakeProxy(t *testing.T) (*Client, *[]string) {
 func TestSpecFromRemote(t *testing.T) {
 	c, _ := fakeProxy(t)
 	reg := node.NewRegistry()
-	types, err := RegisterRemote(context.Background(), reg, c)
+	types, err := RegisterRemote(context.Background(), reg, c, nil)
 	if err != nil || len(types) != 1 {
 		t.Fatalf("RegisterRemote: %v %v", types, err)
 	}

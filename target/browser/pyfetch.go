@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"syscall/js"
 
 	"github.com/remotemedia/hybrid/core/pynode"
@@ -15,14 +16,18 @@ import (
 type fetchDoer struct{}
 
 // registerPython registers the Python node types the proxy at server lists; their
-// sessions stream over WebSockets (wsTransport), or over fetch when one cannot open.
+// sessions stream over WebSockets (pynode.WSTransport over dialWS), or over fetch when one cannot open.
 func registerPython(ctx context.Context, c *core, server, token string) error {
 	client := pynode.NewClient(server, token, fetchDoer{})
 	types, err := client.Nodes(ctx)
 	if err != nil {
 		return err
 	}
-	return pynode.Register(c.reg, newWSTransport(client), types)
+	t := pynode.NewWSTransport(client, dialWS)
+	t.Fallback = func(nodeType, _ string, err error) {
+		js.Global().Get("console").Call("warn", fmt.Sprintf("remotemedia: Python node %s runs over fetch (one request per frame): %v", nodeType, err))
+	}
+	return pynode.Register(c.reg, t, types)
 }
 
 // Do implements pynode.Doer.

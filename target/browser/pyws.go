@@ -6,90 +6,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"syscall/js"
 
-	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
 )
 
-// errWSClosed is returned by a call on a session whose WebSocket has closed or failed.
+// errWSClosed is returned by a call on a WebSocket that has closed or failed.
 var errWSClosed = errors.New("pynode: WebSocket closed")
 
-// wsTransport is the tab's pynode.Transport: each session streams its frames over a
-// WebSocket (GET /v1/sessions/{id}/ws, docs/pyproxy.md), one message per call whose
-// reply ends at the proxy's zero-length marker, instead of one fetch per frame.
-// Sessions are opened and deleted through the HTTP Client, which also carries a
-// session whose WebSocket cannot be opened.
-type wsTransport struct {
-	http  *pynode.Client
-	mu    sync.Mutex
-	conns map[string]*wsConn // nil for a session that fell back to HTTP
-}
-
-var _ pynode.Transport = (*wsTransport)(nil)
-
-func newWSTransport(c *pynode.Client) *wsTransport {
-	return &wsTransport{http: c, conns: map[string]*wsConn{}}
-}
-
-// eosMessage is the message Flush sends: an eos control frame.
-var eosMessage, _ = frame.Marshal(frame.NewControl(frame.Header{}, frame.EndOfStream))
-
-// Open implements pynode.Transport: POST /v1/sessions, then the session's WebSocket.
-func (t *wsTransport) Open(ctx context.Context, nodeType string, params map[string]any) (string, error) {
-	id, err := t.http.Open(ctx, nodeType, params)
-	if err != nil {
-		return "", err
-	}
-	conn, err := dialWS(ctx, t.http.BaseURL+"/v1/sessions/"+url.PathEscape(id)+"/ws", t.http.Token)
-	if err != nil {
-		js.Global().Get("console").Call("warn", fmt.Sprintf("remotemedia: Python node %s runs over fetch (one request per frame): %v", nodeType, err))
-		conn = nil
-	}
-	t.mu.Lock()
-	t.conns[id] = conn
-	t.mu.Unlock()
-	return id, nil
-}
-
-// Send implements pynode.Transport.
-func (t *wsTransport) Send(ctx context.Context, session string, frames []byte, emit func(*frame.Frame)) error {
-	if c := t.conn(session); c != nil {
-		return c.call(ctx, frames, emit, false)
-	}
-	return t.http.Send(ctx, session, frames, emit)
-}
-
-// Flush implements pynode.Transport with an eos control frame, whose echo is dropped.
-func (t *wsTransport) Flush(ctx context.Context, session string, emit func(*frame.Frame)) error {
-	if c := t.conn(session); c != nil {
-		return c.call(ctx, eosMessage, emit, true)
-	}
-	return t.http.Flush(ctx, session, emit)
-}
-
-// Close implements pynode.Transport: it closes the WebSocket, then deletes the session.
-func (t *wsTransport) Close(ctx context.Context, session string) error {
-	t.mu.Lock()
-	c := t.conns[session]
-	delete(t.conns, session)
-	t.mu.Unlock()
-	if c != nil {
-		c.close()
-	}
-	return t.http.Close(ctx, session)
-}
-
-func (t *wsTransport) conn(session string) *wsConn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.conns[session]
-}
-
-// wsConn is one session's browser WebSocket. Its JavaScript callbacks queue the
-// messages; calls take them off the queue.
+// wsConn is the tab's pynode.MessageConn, a browser WebSocket. Its JavaScript
+// callbacks queue the messages; Read takes them off the queue.
 type wsConn struct {
 	ws    js.Value
 	url   string // without the token, for errors
@@ -100,14 +27,14 @@ type wsConn struct {
 	opened bool
 	queue  [][]byte
 	err    error // set once the socket has closed or failed
-
-	calls sync.Mutex // one call at a time
-	owed  int        // markers still to come, of this call and of cancelled ones
 }
 
-// dialWS opens a WebSocket to base+path (resolved against the page's location,
-// http(s) becoming ws(s)) with ?token=.
-func dialWS(ctx context.Context, path, token string) (c *wsConn, err error) {
+var _ pynode.MessageConn = (*wsConn)(nil)
+
+// dialWS is the tab's pynode.DialFunc: path is resolved against the page's
+// location, http(s) becoming ws(s), and the token goes in ?token= (a browser
+// cannot give a WebSocket headers).
+func dialWS(ctx context.Context, path, token string) (_ pynode.MessageConn, err error) {
 	defer func() {
 		if r := recover(); r != nil { // new URL / new WebSocket threw
 			err = fmt.Errorf("%w: %s: %v", errWSClosed, path, r)
@@ -119,7 +46,7 @@ func dialWS(ctx context.Context, path, token string) (c *wsConn, err error) {
 	} else {
 		u.Set("protocol", "ws:")
 	}
-	c = &wsConn{url: u.Get("href").String(), ready: make(chan struct{}, 1)}
+	c := &wsConn{url: u.Get("href").String(), ready: make(chan struct{}, 1)}
 	if token != "" {
 		u.Get("searchParams").Call("set", "token", token)
 	}
@@ -153,13 +80,13 @@ func dialWS(ctx context.Context, path, token string) (c *wsConn, err error) {
 			return c, nil
 		}
 		if err != nil {
-			c.close()
+			_ = c.Close()
 			return nil, err
 		}
 		select {
 		case <-c.ready:
 		case <-ctx.Done():
-			c.close()
+			_ = c.Close()
 			return nil, ctx.Err()
 		}
 	}
@@ -192,8 +119,9 @@ func (c *wsConn) fail(err error) {
 	c.signal()
 }
 
-// close fails a pending call, closes the socket and releases its callbacks.
-func (c *wsConn) close() {
+// Close implements pynode.MessageConn: it fails a pending Read, closes the socket
+// and releases its callbacks.
+func (c *wsConn) Close() error {
 	c.fail(fmt.Errorf("%w: %s: closed by the client", errWSClosed, c.url))
 	for _, name := range []string{"onopen", "onmessage", "onclose"} {
 		c.ws.Set(name, js.Null())
@@ -203,10 +131,11 @@ func (c *wsConn) close() {
 		f.Release()
 	}
 	c.funcs = nil
+	return nil
 }
 
-// next returns the next message, waiting for it.
-func (c *wsConn) next(ctx context.Context) ([]byte, error) {
+// Read implements pynode.MessageConn.
+func (c *wsConn) Read(ctx context.Context) ([]byte, error) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) > 0 {
@@ -229,12 +158,8 @@ func (c *wsConn) next(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// call sends msg and hands on the output frames until the end-of-reply marker (the
-// replies of earlier cancelled calls come first and count as outputs too). An
-// error frame becomes the returned error; dropEOS drops the echo of an eos frame.
-func (c *wsConn) call(ctx context.Context, msg []byte, emit func(*frame.Frame), dropEOS bool) error {
-	c.calls.Lock()
-	defer c.calls.Unlock()
+// Write implements pynode.MessageConn.
+func (c *wsConn) Write(_ context.Context, msg []byte) error {
 	c.mu.Lock()
 	err := c.err
 	c.mu.Unlock()
@@ -244,34 +169,5 @@ func (c *wsConn) call(ctx context.Context, msg []byte, emit func(*frame.Frame), 
 	arr := js.Global().Get("Uint8Array").New(len(msg))
 	js.CopyBytesToJS(arr, msg)
 	c.ws.Call("send", arr)
-	c.owed++
-	var failed error
-	for c.owed > 0 {
-		b, err := c.next(ctx)
-		if err != nil {
-			if failed != nil { // the error frame says why the socket closed
-				return failed
-			}
-			return err
-		}
-		if len(b) == 0 {
-			c.owed--
-			continue
-		}
-		f, err := frame.Unmarshal(b)
-		if err != nil {
-			err = fmt.Errorf("%w: WebSocket %s: %v", pynode.ErrResponse, c.url, err)
-		} else {
-			err = pynode.ErrorFrame(f)
-		}
-		switch {
-		case err != nil:
-			if failed == nil {
-				failed = err
-			}
-		case failed == nil && !(dropEOS && f.IsControl(frame.EndOfStream)):
-			emit(f)
-		}
-	}
-	return failed
+	return nil
 }

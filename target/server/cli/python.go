@@ -88,15 +88,16 @@ func needsPython(d *def.Definition, reg *node.Registry) bool {
 }
 
 // servePython serves p on a loopback port and registers its node types in reg,
-// so a local run reaches Python nodes the same way a browser does.
+// so a local run reaches Python nodes the same way a browser does: each session
+// streams over a WebSocket.
 func servePython(ctx context.Context, p *pyproxy.Proxy, reg *node.Registry) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	go func() { _ = p.Serve(ctx, ln) }()
-	client := pyhttp.NewClient("http://"+ln.Addr().String(), "")
-	_, err = pynode.RegisterRemote(ctx, reg, client)
+	t := pyhttp.NewTransport("http://"+ln.Addr().String(), "")
+	_, err = pynode.RegisterRemote(ctx, reg, t.HTTP, t)
 	return err
 }
 
