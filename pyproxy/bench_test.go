@@ -15,7 +15,7 @@ import (
 )
 
 // audio20ms is 20 ms of 48 kHz stereo f32 (7680 bytes of samples).
-func audio20ms(b *testing.B) []byte {
+func audio20ms(b testing.TB) []byte {
 	samples := make([]float32, 960*2)
 	for i := range samples {
 		samples[i] = float32(math.Sin(float64(i) / 10))
@@ -88,45 +88,56 @@ func BenchmarkRoundTrip(b *testing.B) {
 
 // BenchmarkThroughput pushes 20 ms frames from 4 concurrent sessions, each over
 // its WebSocket as native pipelines do, spread over 1, 2 and 4 workers; frames/s
-// is the aggregate rate.
+// is the aggregate rate. "pass" is the pass-through node, which measures the
+// overhead; "busy-1ms" spends 1 ms of pure-Python CPU on each frame (holding the
+// GIL), the case more workers are for.
 func BenchmarkThroughput(b *testing.B) {
 	const sessions = 4
 	body := audio20ms(b)
 	ctx := context.Background()
-	for _, workers := range []int{1, 2, 4} {
-		p := newProxy(b, Config{Workers: workers})
-		srv, _ := serve(b, p)
-		ws := pyhttp.NewTransport(srv.URL, "")
-		ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
-		ids := make([]string, sessions)
-		for i := range ids {
-			var err error
-			if ids[i], err = ws.Open(ctx, "PassThrough", nil); err != nil {
-				b.Fatal(err)
+	nodes := []struct {
+		name, nodeType string
+		params         map[string]any
+	}{
+		{"pass", "PassThrough", nil},
+		{"busy-1ms", "Busy", map[string]any{"ms": 1}},
+	}
+	for _, nd := range nodes {
+		for _, workers := range []int{1, 2, 4} {
+			p := newProxy(b, Config{Workers: workers})
+			srv, _ := serve(b, p)
+			ws := pyhttp.NewTransport(srv.URL, "")
+			ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
+			ids := make([]string, sessions)
+			for i := range ids {
+				var err error
+				if ids[i], err = ws.Open(ctx, nd.nodeType, nd.params); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			var left atomic.Int64
-			left.Store(int64(b.N))
-			var wg sync.WaitGroup
-			start := time.Now()
-			for _, id := range ids {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for left.Add(-1) >= 0 {
-						if err := ws.Send(ctx, id, body, func(*frame.Frame) {}); err != nil {
-							b.Error(err)
-							return
+			b.Run(fmt.Sprintf("%s/workers=%d", nd.name, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(body)))
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				var wg sync.WaitGroup
+				start := time.Now()
+				for _, id := range ids {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for left.Add(-1) >= 0 {
+							if err := ws.Send(ctx, id, body, func(*frame.Frame) {}); err != nil {
+								b.Error(err)
+								return
+							}
 						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
-		})
-		_ = p.Close()
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+			})
+			_ = p.Close()
+		}
 	}
 }

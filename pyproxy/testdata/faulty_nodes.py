@@ -1,4 +1,4 @@
-"""Test-only nodes for the pyproxy fault-injection tests (passed to the worker with --module)."""
+"""Test-only nodes for the pyproxy fault-injection tests and benchmarks (passed to the worker with --module)."""
 
 import os
 import time
@@ -78,3 +78,18 @@ class Pairs(Node):
                 buf = []
         if buf:
             yield "+".join(buf)
+
+
+@register_node
+class Busy(Node):
+    """Spends `ms` milliseconds of pure-Python CPU (holding the GIL) on each frame, then returns it."""
+
+    def __init__(self, ms: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.seconds = float(ms) / 1000
+
+    def process(self, data):
+        end = time.perf_counter() + self.seconds
+        while time.perf_counter() < end:
+            pass
+        return data
