@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,7 @@ type nodeRun struct {
 	recent   [4]*frame.Frame // control frames handled lately, to handle each once on a diamond
 	handling *frame.Frame    // control frame being handled: not forwarded twice if the node emits it
 	stopped  bool            // a Fail error cancelled the session
+	spin     bool            // the last wait for a frame was short: poll before parking (wait)
 	closeErr error
 
 	in, out, dropped, errors, filtered atomic.Uint64
@@ -407,10 +409,8 @@ func (r *nodeRun) run() {
 			select {
 			case it = <-r.data:
 			default:
-				select {
-				case it = <-r.prio:
-				case it = <-r.data:
-				case <-done:
+				var ok bool
+				if it, ok = r.wait(); !ok {
 					return
 				}
 			}
@@ -441,6 +441,48 @@ func (r *nodeRun) run() {
 			}
 		}
 	}
+}
+
+// Spinning: a node whose queues ran dry within spinAfter of its previous wait is
+// being fed as fast as its upstream can go (a file, not a live stream), and the
+// next frame is microseconds away. Parking its goroutine would make every send
+// to it wake a thread (a futex call on the sender's path, then the woken thread's
+// start-up latency), so it yields its P and polls its queues for up to spinFor
+// first. A live stream (a frame every few ms) never spins; neither does the
+// single-threaded browser build, where spinning would hold up the page.
+const (
+	spinAfter = 100 * time.Microsecond
+	spinFor   = 50 * time.Microsecond
+	canSpin   = runtime.GOOS != "js"
+)
+
+// wait returns the next queued item, spinning first when the queues ran dry
+// quickly last time; ok is false when the session is done.
+func (r *nodeRun) wait() (it item, ok bool) {
+	done := r.s.done
+	if r.spin {
+		for start := time.Now(); time.Since(start) < spinFor; {
+			runtime.Gosched()
+			select {
+			case it = <-r.prio:
+				return it, true
+			case it = <-r.data:
+				return it, true
+			case <-done:
+				return it, false
+			default:
+			}
+		}
+	}
+	start := time.Now()
+	select {
+	case it = <-r.prio:
+	case it = <-r.data:
+	case <-done:
+		return it, false
+	}
+	r.spin = canSpin && time.Since(start) < spinAfter
+	return it, true
 }
 
 func (r *nodeRun) handle(it item) {
