@@ -20,19 +20,25 @@ import (
 	"text/tabwriter"
 )
 
-// suite is one `go test -bench` invocation, run count times.
+// suite is one `go test -bench` invocation, run count times. With pin set it
+// runs under `taskset -c pin` (the test and the processes it starts share those
+// CPUs) and tag is appended to its benchmarks' names.
 type suite struct {
 	dir, pkg, bench, benchtime string
 	count                      int
+	pin, tag                   string
 }
 
 var suites = []suite{
-	{".", "./core/sched", "Chain", "100000x", 5},
-	{".", "./target/server/host", "ProcessEmpty|FuncCall", "200000x", 5},
-	{".", "./target/server/cli", "FrontEndChain|LoadModules", "1s", 5},
-	{".", "./wasm-modules", ".", "2000x", 5},
-	{".", "./pyproxy", "RoundTrip|Throughput", "2000x", 3},
-	{"e2e", ".", "Browser", "1x", 1}, // it repeats what needs repeating itself
+	{dir: ".", pkg: "./core/sched", bench: "Chain", benchtime: "100000x", count: 5},
+	{dir: ".", pkg: "./target/server/host", bench: "ProcessEmpty|FuncCall", benchtime: "200000x", count: 5},
+	{dir: ".", pkg: "./target/server/cli", bench: "FrontEndChain|LoadModules", benchtime: "1s", count: 5},
+	{dir: ".", pkg: "./wasm-modules", bench: ".", benchtime: "2000x", count: 5},
+	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip|Throughput", benchtime: "2000x", count: 3},
+	// The same round trips with the client, the proxy and the worker on one CPU:
+	// what the cross-CPU wake-ups of this machine cost.
+	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip", benchtime: "2000x", count: 3, pin: "0", tag: "@cpu0"},
+	{dir: "e2e", pkg: ".", bench: "Browser", benchtime: "1x", count: 1}, // it repeats what needs repeating itself
 }
 
 // row is one line of the table: a metric of a benchmark, and its target.
@@ -74,6 +80,9 @@ var rows = []row{
 	{"Python pass-through round trip, one HTTP request per frame, p99", "BenchmarkRoundTrip/http", "p99-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip, proxy to worker pipe only, p50", "BenchmarkRoundTrip/pipe", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip, proxy to worker pipe only, p99", "BenchmarkRoundTrip/pipe", "p99-µs", 1, "µs", 0, true},
+	{"  the same natively over the WebSocket, all on one CPU (taskset -c 0), p50", "BenchmarkRoundTrip/websocket@cpu0", "p50-µs", 1, "µs", 0, true},
+	{"  the same natively over the WebSocket, all on one CPU (taskset -c 0), p99", "BenchmarkRoundTrip/websocket@cpu0", "p99-µs", 1, "µs", 0, true},
+	{"  the same, proxy to worker pipe only, all on one CPU, p50", "BenchmarkRoundTrip/pipe@cpu0", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip from the tab, p50", "BenchmarkBrowser/python/tab", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip from the tab, p99", "BenchmarkBrowser/python/tab", "p99-µs", 1, "µs", 0, true},
 	{"Python throughput, 4 sessions, pass-through, 1 worker", "BenchmarkThroughput/pass/workers=1", "frames/s", 1, "frames/s", 0, false},
@@ -102,8 +111,16 @@ func main() {
 		if *only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only) {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "benchtable: %s %s -bench %s\n", s.dir, s.pkg, s.bench)
-		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg)
+		args := []string{"go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg}
+		if s.pin != "" {
+			if _, err := exec.LookPath("taskset"); err != nil {
+				fmt.Fprintf(os.Stderr, "benchtable: skipping %s -bench %s on CPU %s: no taskset (util-linux)\n", s.pkg, s.bench, s.pin)
+				continue
+			}
+			args = append([]string{"taskset", "-c", s.pin}, args...)
+		}
+		fmt.Fprintf(os.Stderr, "benchtable: %s %s\n", s.dir, strings.Join(args, " "))
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = s.dir
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -117,7 +134,7 @@ func main() {
 			if m == nil {
 				continue
 			}
-			name := m[1]
+			name := m[1] + s.tag
 			if _, seen := results[name]; !seen {
 				order = append(order, name)
 				results[name] = map[string][]float64{}
