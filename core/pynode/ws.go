@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
 )
@@ -66,7 +67,7 @@ func (t *WSTransport) Open(ctx context.Context, nodeType string, params map[stri
 		return "", err
 	}
 	s := &wsSession{nodeType: nodeType, url: t.HTTP.BaseURL + "/v1/sessions/" + url.PathEscape(id) + "/ws"}
-	conn, err := t.Dial(ctx, s.url, t.HTTP.Token)
+	conn, err := t.dial(ctx, s.url)
 	if err != nil {
 		s.overHTTP = true
 		if t.Fallback != nil {
@@ -81,6 +82,16 @@ func (t *WSTransport) Open(ctx context.Context, nodeType string, params map[stri
 	t.sessions[id] = s
 	t.mu.Unlock()
 	return id, nil
+}
+
+// dialTimeout bounds opening a WebSocket, so that a proxy that accepts the
+// connection and then says nothing cannot hold a pipeline up.
+const dialTimeout = 10 * time.Second
+
+func (t *WSTransport) dial(ctx context.Context, rawURL string) (MessageConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	return t.Dial(ctx, rawURL, t.HTTP.Token)
 }
 
 // Send implements Transport.
@@ -127,7 +138,7 @@ func (t *WSTransport) call(ctx context.Context, session string, msg []byte, emit
 	if s.conn == nil && !s.overHTTP {
 		// After a failure: a session the proxy no longer serves refuses the
 		// upgrade, and the call over HTTP then says why.
-		if conn, err := t.Dial(ctx, s.url, t.HTTP.Token); err == nil {
+		if conn, err := t.dial(ctx, s.url); err == nil {
 			s.conn = conn
 		}
 	}

@@ -31,10 +31,7 @@ func DialWS(ctx context.Context, rawURL, token string) (pynode.MessageConn, erro
 	if token != "" {
 		opts.HTTPHeader = http.Header{"Authorization": {"Bearer " + token}}
 	}
-	c, resp, err := websocket.Dial(ctx, "ws"+u, opts)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
+	c, _, err := websocket.Dial(ctx, "ws"+u, opts)
 	if err != nil {
 		return nil, err
 	}
