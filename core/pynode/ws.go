@@ -35,6 +35,10 @@ type WSTransport struct {
 	// Fallback, when set, is told of each session that runs over HTTP because its
 	// WebSocket could not be opened.
 	Fallback func(nodeType, session string, err error)
+	// DialTimeout bounds opening a WebSocket (default DefaultDialTimeout), so that
+	// a proxy that accepts the connection and then says nothing cannot hold a
+	// pipeline up.
+	DialTimeout time.Duration
 
 	mu       sync.Mutex
 	sessions map[string]*wsSession
@@ -84,12 +88,15 @@ func (t *WSTransport) Open(ctx context.Context, nodeType string, params map[stri
 	return id, nil
 }
 
-// dialTimeout bounds opening a WebSocket, so that a proxy that accepts the
-// connection and then says nothing cannot hold a pipeline up.
-const dialTimeout = 10 * time.Second
+// DefaultDialTimeout is WSTransport's DialTimeout when it is 0.
+const DefaultDialTimeout = 10 * time.Second
 
 func (t *WSTransport) dial(ctx context.Context, rawURL string) (MessageConn, error) {
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	timeout := t.DialTimeout
+	if timeout <= 0 {
+		timeout = DefaultDialTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return t.Dial(ctx, rawURL, t.HTTP.Token)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
 )
@@ -161,13 +162,21 @@ func TestWSTransportFallback(t *testing.T) {
 	if err := tr.Flush(ctx, id, func(f *frame.Frame) { got = append(got, f.Text()) }); err != nil || !slices.Equal(got, []string{"X", "flushed"}) {
 		t.Errorf("flush over HTTP: %q %v", got, err)
 	}
-	if want := []string{"Upper s1: upgrade refused"}; !slices.Equal(fellBack, want) {
+	tr.Dial = func(ctx context.Context, _, _ string) (MessageConn, error) {
+		<-ctx.Done() // a proxy that never answers the upgrade
+		return nil, ctx.Err()
+	}
+	tr.DialTimeout = 20 * time.Millisecond
+	if _, err := tr.Open(ctx, "Upper", nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Upper s1: upgrade refused", "Upper s1: context deadline exceeded"}; !slices.Equal(fellBack, want) {
 		t.Errorf("Fallback heard %q, want %q", fellBack, want)
 	}
 	if err := tr.Send(ctx, "gone", nil, func(*frame.Frame) {}); !errors.Is(err, ErrRemote) {
 		t.Errorf("a session not opened here: %v, want the proxy's answer", err)
 	}
-	if want := []string{`open {"node_type":"Upper","params":null}`, "flush"}; !slices.Equal(*log, want) {
+	if want := []string{`open {"node_type":"Upper","params":null}`, "flush", `open {"node_type":"Upper","params":null}`}; !slices.Equal(*log, want) {
 		t.Errorf("HTTP requests %q, want %q", *log, want)
 	}
 }
