@@ -2,9 +2,13 @@ package pyproxy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,4 +144,31 @@ func BenchmarkThroughput(b *testing.B) {
 			_ = p.Close()
 		}
 	}
+}
+
+// BenchmarkPythonFrontEnd runs the speech front end of examples/speech-frontend.yaml
+// written in Python (numpy, a task and an asyncio queue per node, as a RemoteMedia
+// pipeline runs: python/scripts/bench_frontend.py), 4 streams in each of one
+// process per CPU, for the same figures as BenchmarkFrontEndStreams in
+// target/server/cli: frames/s and the real-time streams that carries.
+func BenchmarkPythonFrontEnd(b *testing.B) {
+	py := testPython(b)
+	const streams = 4
+	procs := runtime.NumCPU()
+	frames := max(b.N/(procs*streams), 1000) // shorter runs are mostly start-up
+	out, err := exec.Command(py, "python/scripts/bench_frontend.py", "--frames", strconv.Itoa(frames),
+		"--procs", strconv.Itoa(procs), "--streams", strconv.Itoa(streams)).Output()
+	if err != nil {
+		b.Fatalf("bench_frontend.py: %v", err)
+	}
+	var res struct {
+		FramesPerS float64 `json:"frames_per_s"`
+		UsPerFrame float64 `json:"us_per_frame"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.FramesPerS <= 0 {
+		b.Fatalf("bench_frontend.py printed %q (%v)", out, err)
+	}
+	b.ReportMetric(res.FramesPerS, "frames/s")
+	b.ReportMetric(res.FramesPerS/50, "streams")
+	b.ReportMetric(res.UsPerFrame, "cpu-µs/frame")
 }

@@ -32,9 +32,9 @@ type suite struct {
 var suites = []suite{
 	{dir: ".", pkg: "./core/sched", bench: "Chain", benchtime: "100000x", count: 5},
 	{dir: ".", pkg: "./target/server/host", bench: "ProcessEmpty|FuncCall", benchtime: "200000x", count: 5},
-	{dir: ".", pkg: "./target/server/cli", bench: "FrontEndChain|LoadModules", benchtime: "1s", count: 5},
+	{dir: ".", pkg: "./target/server/cli", bench: "FrontEnd|LoadModules", benchtime: "1s", count: 5},
 	{dir: ".", pkg: "./wasm-modules", bench: ".", benchtime: "2000x", count: 5},
-	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip|Throughput", benchtime: "2000x", count: 3},
+	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip|Throughput|PythonFrontEnd", benchtime: "2000x", count: 3},
 	// The same round trips with the client, the proxy and the worker on one CPU:
 	// what the cross-CPU wake-ups of this machine cost.
 	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip", benchtime: "2000x", count: 3, pin: "0", tag: "@cpu0"},
@@ -58,6 +58,10 @@ var rows = []row{
 	{"WASM call overhead (empty node, 20 ms stereo frame in)", "BenchmarkProcessEmpty", "ns/op", 1e-3, "µs", 0.5, true},
 	{"WASM raw export call", "BenchmarkFuncCall", "ns/op", 1, "ns", 0, true},
 	{"example chain per 20 ms 48 kHz stereo frame (scheduler + 4 modules)", "BenchmarkFrontEndChain", "µs/frame", 1, "µs", 12, true},
+	{"speech front end, 64 sessions at once, as fast as they go", "BenchmarkFrontEndStreams", "frames/s", 1, "frames/s", 0, false},
+	{"  real-time streams that carries (50 frames/s each; DESIGN: hundreds)", "BenchmarkFrontEndStreams", "streams", 1, "streams", 200, false},
+	{"the same front end in Python (numpy, asyncio queues, 4 streams per process, a process per CPU)", "BenchmarkPythonFrontEnd", "frames/s", 1, "frames/s", 0, false},
+	{"  real-time streams that carries", "BenchmarkPythonFrontEnd", "streams", 1, "streams", 0, false},
 	{"standard modules loaded, cold", "BenchmarkLoadModules/cold", "ns/op", 1e-6, "ms", 0, true},
 	{"standard modules loaded, from cache", "BenchmarkLoadModules/cached", "ns/op", 1e-6, "ms", 50, true},
 	{"gain: wasm", "BenchmarkGain/wasm", "ns/op", 1e-3, "µs", 0, true},

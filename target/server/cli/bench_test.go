@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,9 +16,10 @@ import (
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
 
-// BenchmarkFrontEndChain measures the example definition (to_mono → resample →
-// gain → vad) per 20 ms frame of 48 kHz stereo audio, through the scheduler.
-func BenchmarkFrontEndChain(b *testing.B) {
+// frontEnd loads the example definition (to_mono → resample → gain → vad) on a
+// registry as the remotemedia command builds it, and one second of speech-like
+// audio (a 220 Hz tone with a 3 Hz envelope, 48 kHz stereo) cut in 20 ms frames.
+func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
 	defaultGC() // as the remotemedia command runs
 	ctx := context.Background()
 	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
@@ -25,7 +27,7 @@ func BenchmarkFrontEndChain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer h.Close(ctx)
+	b.Cleanup(func() { h.Close(ctx) })
 	data, err := os.ReadFile("../../../examples/speech-frontend.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -34,7 +36,6 @@ func BenchmarkFrontEndChain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One second of speech-like audio (a 220 Hz tone with a 3 Hz envelope) cut in 20 ms frames.
 	const rate, per = 48000, 960
 	frames := make([]*frame.Frame, 50)
 	for i := range frames {
@@ -46,30 +47,66 @@ func BenchmarkFrontEndChain(b *testing.B) {
 		}
 		frames[i] = frame.NewAudioF32(frame.Header{Seq: uint64(i), Timestamp: int64(i) * 20000}, rate, 2, s)
 	}
+	return p, frames
+}
+
+// runStream pushes n frames through a new session of p as fast as it takes them.
+func runStream(p *runner.Pipeline, frames []*frame.Frame, n int) error {
+	ctx := context.Background()
 	s, err := sched.Start(ctx, p.Graph, sched.Options{})
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	defer s.Close()
 	go func() {
 		for range s.Outputs() {
 		}
 	}()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < n; i++ {
 		if err := s.Push(ctx, frames[i%len(frames)]); err != nil {
-			b.Fatal(err)
+			return err
 		}
 	}
 	if err := s.CloseInput(ctx); err != nil {
-		b.Fatal(err)
+		return err
 	}
-	if err := s.Wait(); err != nil {
+	return s.Wait()
+}
+
+// BenchmarkFrontEndChain measures the example definition per 20 ms frame of
+// 48 kHz stereo audio, through the scheduler, one stream.
+func BenchmarkFrontEndChain(b *testing.B) {
+	p, frames := frontEnd(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := runStream(p, frames, b.N); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/frame")
+}
+
+// BenchmarkFrontEndStreams runs 64 sessions of the example definition at once,
+// each as fast as it goes: the aggregate frames/s, and the real-time streams
+// (50 frames/s each) that rate would carry.
+func BenchmarkFrontEndStreams(b *testing.B) {
+	const sessions = 64
+	p, frames := frontEnd(b)
+	per := max(b.N/sessions, 1)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range sessions {
+		wg.Go(func() {
+			if err := runStream(p, frames, per); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	rate := float64(per*sessions) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "frames/s")
+	b.ReportMetric(rate/50, "streams")
 }
 
 // BenchmarkLoadModules measures compiling every standard module on a new host:
