@@ -22,7 +22,8 @@ import (
 
 // suite is one `go test -bench` invocation, run count times. With pin set it
 // runs under `taskset -c pin` (the test and the processes it starts share those
-// CPUs) and tag is appended to its benchmarks' names.
+// CPUs; "first" is the first CPU this process may use) and tag is appended to its
+// benchmarks' names.
 type suite struct {
 	dir, pkg, bench, benchtime string
 	count                      int
@@ -37,7 +38,7 @@ var suites = []suite{
 	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip|Throughput|PythonFrontEnd", benchtime: "2000x", count: 3},
 	// The same round trips with the client, the proxy and the worker on one CPU:
 	// what the cross-CPU wake-ups of this machine cost.
-	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip", benchtime: "2000x", count: 3, pin: "0", tag: "@cpu0"},
+	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip", benchtime: "2000x", count: 3, pin: "first", tag: "@cpu0"},
 	{dir: "e2e", pkg: ".", bench: "Browser", benchtime: "1x", count: 1}, // it repeats what needs repeating itself
 }
 
@@ -84,8 +85,8 @@ var rows = []row{
 	{"Python pass-through round trip, one HTTP request per frame, p99", "BenchmarkRoundTrip/http", "p99-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip, proxy to worker pipe only, p50", "BenchmarkRoundTrip/pipe", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip, proxy to worker pipe only, p99", "BenchmarkRoundTrip/pipe", "p99-µs", 1, "µs", 0, true},
-	{"  the same natively over the WebSocket, all on one CPU (taskset -c 0), p50", "BenchmarkRoundTrip/websocket@cpu0", "p50-µs", 1, "µs", 0, true},
-	{"  the same natively over the WebSocket, all on one CPU (taskset -c 0), p99", "BenchmarkRoundTrip/websocket@cpu0", "p99-µs", 1, "µs", 0, true},
+	{"  the same natively over the WebSocket, all on one CPU (taskset), p50", "BenchmarkRoundTrip/websocket@cpu0", "p50-µs", 1, "µs", 0, true},
+	{"  the same natively over the WebSocket, all on one CPU (taskset), p99", "BenchmarkRoundTrip/websocket@cpu0", "p99-µs", 1, "µs", 0, true},
 	{"  the same, proxy to worker pipe only, all on one CPU, p50", "BenchmarkRoundTrip/pipe@cpu0", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip from the tab, p50", "BenchmarkBrowser/python/tab", "p50-µs", 1, "µs", 0, true},
 	{"Python pass-through round trip from the tab, p99", "BenchmarkBrowser/python/tab", "p99-µs", 1, "µs", 0, true},
@@ -121,7 +122,11 @@ func main() {
 				fmt.Fprintf(os.Stderr, "benchtable: skipping %s -bench %s on CPU %s: no taskset (util-linux)\n", s.pkg, s.bench, s.pin)
 				continue
 			}
-			args = append([]string{"taskset", "-c", s.pin}, args...)
+			cpus := s.pin
+			if cpus == "first" {
+				cpus = firstCPU()
+			}
+			args = append([]string{"taskset", "-c", cpus}, args...)
 		}
 		fmt.Fprintf(os.Stderr, "benchtable: %s %s\n", s.dir, strings.Join(args, " "))
 		cmd := exec.Command(args[0], args[1:]...)
@@ -193,6 +198,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
 		os.Exit(1)
 	}
+}
+
+// firstCPU is the first CPU in this process's affinity (Cpus_allowed_list in
+// /proc/self/status), "0" when that cannot be read.
+func firstCPU() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "0"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if list, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			if first := strings.FieldsFunc(list, func(r rune) bool { return r == '-' || r == ',' || r == ' ' || r == '\t' }); len(first) > 0 {
+				return first[0]
+			}
+		}
+	}
+	return "0"
 }
 
 func median(vs []float64) float64 {
