@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/remotemedia/hybrid/internal/gogc"
 	"github.com/remotemedia/hybrid/pyproxy"
 )
 
@@ -25,6 +26,7 @@ func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
 func main() {
+	gogc.Apply()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -12,6 +12,7 @@ import (
 	"github.com/remotemedia/hybrid/core/runner"
 	"github.com/remotemedia/hybrid/core/sched"
 	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/internal/gogc"
 	"github.com/remotemedia/hybrid/target/server/host"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
@@ -20,7 +21,7 @@ import (
 // registry as the remotemedia command builds it, and one second of speech-like
 // audio (a 220 Hz tone with a 3 Hz envelope, 48 kHz stereo) cut in 20 ms frames.
 func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
-	defaultGC() // as the remotemedia command runs
+	gogc.Apply() // as the remotemedia command runs
 	ctx := context.Background()
 	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
 	reg, h, err := wf.registry(ctx)

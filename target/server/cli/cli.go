@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/internal/gogc"
 	"github.com/remotemedia/hybrid/target/server/host"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
@@ -40,21 +40,12 @@ Run 'remotemedia COMMAND -h' for a command's flags.
 `
 
 // Main runs the command line and returns the process exit code.
-// defaultGC sets the collector's target to 400% unless GOGC is set: pipelines
-// allocate about a frame per node per frame over a live heap of a few MB, and at
-// the default 100% the collector runs every few milliseconds (docs/scheduler.md).
-func defaultGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-}
-
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	defaultGC()
+	gogc.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
