@@ -96,6 +96,7 @@ type nodeRun struct {
 	handling *frame.Frame    // control frame being handled: not forwarded twice if the node emits it
 	stopped  bool            // a Fail error cancelled the session
 	spin     bool            // the last wait for a frame was short: poll before parking (wait)
+	spins    int             // waits that polled first (read by tests once the session has ended)
 	closeErr error
 
 	in, out, dropped, errors, filtered atomic.Uint64
@@ -461,6 +462,7 @@ const (
 func (r *nodeRun) wait() (it item, ok bool) {
 	done := r.s.done
 	if r.spin {
+		r.spins++
 		for start := time.Now(); time.Since(start) < spinFor; {
 			runtime.Gosched()
 			select {
