@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
-	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 	"github.com/remotemedia/hybrid/internal/gogc"
 )
 
@@ -49,8 +48,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	ctx := context.Background()
 	body := audio20ms(b)
 	id := open(b, c, "PassThrough", nil)
-	ws := pyhttp.NewTransport(srv.URL, "")
-	ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
+	ws := wsTransport(b, srv.URL, "")
 	wsID, err := ws.Open(ctx, "PassThrough", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -113,8 +111,7 @@ func BenchmarkThroughput(b *testing.B) {
 		for _, workers := range []int{1, 2, 4} {
 			p := newProxy(b, Config{Workers: workers})
 			srv, _ := serve(b, p)
-			ws := pyhttp.NewTransport(srv.URL, "")
-			ws.Fallback = func(_, _ string, err error) { b.Fatalf("no WebSocket: %v", err) }
+			ws := wsTransport(b, srv.URL, "")
 			ids := make([]string, sessions)
 			for i := range ids {
 				var err error

@@ -90,6 +90,16 @@ func serve(t testing.TB, p *Proxy) (*httptest.Server, *pynode.Client) {
 	return srv, pyhttp.NewClient(srv.URL, p.cfg.Token)
 }
 
+// wsTransport is the native WebSocket transport, failing the test if a session
+// falls back to HTTP.
+func wsTransport(t testing.TB, url, token string) *pynode.WSTransport {
+	tr := pyhttp.NewTransport(url, token)
+	tr.Fallback = func(nodeType, session string, err error) {
+		t.Errorf("%s session %s fell back to HTTP: %v", nodeType, session, err)
+	}
+	return tr
+}
+
 func text(seq uint64, s string) *frame.Frame {
 	return frame.NewText(frame.Header{StreamID: "t", Seq: seq}, s)
 }

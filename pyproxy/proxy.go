@@ -456,30 +456,41 @@ func (p *Proxy) feed(ctx context.Context, id string, body []byte, out sink) erro
 	if err != nil {
 		return err
 	}
+	return p.locked(s, out, func() error {
+		for _, f := range frames {
+			switch {
+			case f.op == frame.EndOfStream:
+				if err := p.flush(ctx, s, out); err != nil {
+					return err
+				}
+				if err := out.emit(f.raw); err != nil {
+					return err
+				}
+			case f.op == frame.Flush:
+				if err := p.flush(ctx, s, out); err != nil {
+					return err
+				}
+			default:
+				p.m.requests.inc("frame")
+				if err := p.call(ctx, s, request{op: "frame", session: s.id, frame: f.raw}, out); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// locked runs fn holding the session's call lock, with the outputs of a streaming
+// node that arrived since the last request handed to out before and after it.
+func (p *Proxy) locked(s *session, out sink, fn func() error) error {
 	s.calls.Lock()
 	defer s.calls.Unlock()
 	if err := p.drainLate(s, out.emit); err != nil {
 		return err
 	}
-	for _, f := range frames {
-		switch {
-		case f.op == frame.EndOfStream:
-			if err := p.flush(ctx, s, out); err != nil {
-				return err
-			}
-			if err := out.emit(f.raw); err != nil {
-				return err
-			}
-		case f.op == frame.Flush:
-			if err := p.flush(ctx, s, out); err != nil {
-				return err
-			}
-		default:
-			p.m.requests.inc("frame")
-			if err := p.call(ctx, s, request{op: "frame", session: s.id, frame: f.raw}, out); err != nil {
-				return err
-			}
-		}
+	if err := fn(); err != nil {
+		return err
 	}
 	return p.drainLate(s, out.emit)
 }
@@ -494,15 +505,7 @@ func (p *Proxy) flushSession(ctx context.Context, id string, out sink) error {
 	if err != nil {
 		return err
 	}
-	s.calls.Lock()
-	defer s.calls.Unlock()
-	if err := p.drainLate(s, out.emit); err != nil {
-		return err
-	}
-	if err := p.flush(ctx, s, out); err != nil {
-		return err
-	}
-	return p.drainLate(s, out.emit)
+	return p.locked(s, out, func() error { return p.flush(ctx, s, out) })
 }
 
 func (p *Proxy) flush(ctx context.Context, s *session, out sink) error {

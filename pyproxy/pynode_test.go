@@ -14,7 +14,6 @@ import (
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/pynode"
-	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
 	"github.com/remotemedia/hybrid/core/sched"
 )
 
@@ -139,16 +138,6 @@ connections:
 	if want := []string{"x#1", "y#2", "z#3", `{"total":3}`}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-}
-
-// wsTransport is the native WebSocket transport, failing the test if a session
-// falls back to HTTP.
-func wsTransport(t *testing.T, url, token string) *pynode.WSTransport {
-	tr := pyhttp.NewTransport(url, token)
-	tr.Fallback = func(nodeType, session string, err error) {
-		t.Errorf("%s session %s fell back to HTTP: %v", nodeType, session, err)
-	}
-	return tr
 }
 
 // TestWebSocketTransportFaults runs the native WebSocket transport into failures:
