@@ -71,6 +71,8 @@ func TestResampleMatchesNative(t *testing.T) {
 		{"44.1k to 16k", 44100, 16000, 1, "high", []int{441, 882, 5}},
 		{"16k to 48k", 16000, 48000, 1, "high", []int{320, 7, 160}},
 		{"48k to 16k fast", 48000, 16000, 1, "fast", []int{960}},
+		{"48k to 16k mono, ragged frames", 48000, 16000, 1, "high", []int{960, 333, 1, 2000}},
+		{"48k to 8k mono", 48000, 8000, 1, "best", []int{960, 71}},
 		{"48k to 44101 interpolated phases", 48000, 44101, 1, "high", []int{960, 333}},
 		{"22.05k to 8k 3 channels", 22050, 8000, 3, "fast", []int{100, 441}},
 	}
