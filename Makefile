@@ -53,6 +53,7 @@ test-e2e:
 	cd e2e && $(GO) test -count=1 ./...
 
 bench: build
+	scripts/deps.sh bench
 	$(GO) run ./tools/benchtable
 
 docs: build

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need and a fresh machine may lack: the C-to-wasm
 # toolchain, espeak-ng and sox (test speech), Chromium (e2e), Go modules, and the
-# Python package with its dependencies in .venv. Safe to run again: it only installs
-# what is missing.
+# Python package with its dependencies in .venv; with the argument bench, also what
+# make bench uses (valgrind, taskset). Safe to run again: it only installs what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,10 @@ have sox || need+=(sox)
 have chromium || need+=(chromium)
 have node || need+=(nodejs)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "${1:-}" = bench ]; then # make bench: instruction counts and one-CPU rows
+	have valgrind || need+=(valgrind)
+	have taskset || need+=(util-linux)
+fi
 if ((${#need[@]})); then
 	echo "deps: installing ${need[*]} from Debian"
 	sudo=""

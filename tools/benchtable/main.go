@@ -3,11 +3,17 @@
 // runs several times (go test -count) and the table shows the median, with the
 // range below it: these machines are shared and single runs swing. Compare the
 // ratios, not the absolutes, across machines.
+//
+// The instruction-count suites do not swing: they count the x86 instructions a
+// benchmark executes per op under valgrind (GOMAXPROCS=1, GOGC=off), from two
+// runs of different lengths, so start-up and compilation cancel out. They are
+// the figures to compare between two builds on a noisy machine.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +34,7 @@ type suite struct {
 	dir, pkg, bench, benchtime string
 	count                      int
 	pin, tag                   string
+	counted                    [2]int // ops of the two valgrind runs: an instruction-count suite
 }
 
 var suites = []suite{
@@ -40,6 +47,8 @@ var suites = []suite{
 	// what the cross-CPU wake-ups of this machine cost.
 	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip", benchtime: "2000x", count: 3, pin: "first", tag: "@cpu0"},
 	{dir: "e2e", pkg: ".", bench: "Browser", benchtime: "1x", count: 1}, // it repeats what needs repeating itself
+	{dir: ".", pkg: "./wasm-modules", bench: "Resample/wasm$", counted: [2]int{1000, 3000}},
+	{dir: "target/server/cli", pkg: ".", bench: "FrontEndChain", counted: [2]int{2000, 6000}},
 }
 
 // row is one line of the table: a metric of a benchmark, and its target.
@@ -78,6 +87,8 @@ var rows = []row{
 	{"vad: native Go", "BenchmarkVAD/native", "ns/op", 1e-3, "µs", 0, true},
 	{"chunker (Go guest): wasm", "BenchmarkChunker/wasm", "ns/op", 1e-3, "µs", 0, true},
 	{"chain of modules without scheduler: wasm", "BenchmarkChain/wasm", "ns/op", 1e-3, "µs", 0, true},
+	{"resample 48k→16k high: x86 instructions per frame (valgrind; steady where timings swing)", "BenchmarkResample/wasm", "instructions/op", 1e-3, "k instr", 0, true},
+	{"example chain: x86 instructions per frame, scheduler included (valgrind, one P)", "BenchmarkFrontEndChain", "instructions/op", 1e-3, "k instr", 0, true},
 	{"chain of modules without scheduler: native Go", "BenchmarkChain/native", "ns/op", 1e-3, "µs", 0, true},
 	{"Python pass-through round trip natively (session WebSocket, as pipelines run), p50", "BenchmarkRoundTrip/websocket", "p50-µs", 1, "µs", 300, true},
 	{"Python pass-through round trip natively (session WebSocket, as pipelines run), p99", "BenchmarkRoundTrip/websocket", "p99-µs", 1, "µs", 1000, true},
@@ -114,6 +125,22 @@ func main() {
 	var failed []string
 	for _, s := range suites {
 		if *only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only) {
+			continue
+		}
+		if s.counted[0] > 0 {
+			name, v, err := countInstructions(s)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "benchtable: %s -bench %s under valgrind: %v\n", s.pkg, s.bench, err)
+				if !errors.Is(err, exec.ErrNotFound) {
+					failed = append(failed, fmt.Sprintf("%s %s (valgrind): %v", s.dir, s.pkg, err))
+				}
+				continue
+			}
+			if _, seen := results[name]; !seen {
+				order = append(order, name)
+				results[name] = map[string][]float64{}
+			}
+			results[name]["instructions/op"] = append(results[name]["instructions/op"], v)
 			continue
 		}
 		args := []string{"go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg}
@@ -198,6 +225,55 @@ func main() {
 		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
 		os.Exit(1)
 	}
+}
+
+// countInstructions builds s's test binary and runs its benchmark under valgrind
+// for s.counted[0] and then s.counted[1] ops; the difference of the two
+// instruction totals over the difference of the ops is the count per op. It
+// returns the benchmark's name as go test prints it (without -GOMAXPROCS).
+func countInstructions(s suite) (string, float64, error) {
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		return "", 0, fmt.Errorf("%w: valgrind (apt-get install valgrind) counts the instructions", exec.ErrNotFound)
+	}
+	dir, err := os.MkdirTemp("", "benchtable")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.RemoveAll(dir)
+	bin := dir + "/bench.test"
+	build := exec.Command("go", "test", "-c", "-o", bin, s.pkg)
+	build.Dir, build.Stderr = s.dir, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", 0, fmt.Errorf("go test -c: %w", err)
+	}
+	refs := regexp.MustCompile(`I\s+refs:\s+([\d,]+)`)
+	var name string
+	var total [2]float64
+	for i, ops := range s.counted {
+		fmt.Fprintf(os.Stderr, "benchtable: %s valgrind %s -test.bench %s -test.benchtime %dx\n", s.dir, s.pkg, s.bench, ops)
+		cmd := exec.Command("valgrind", "--tool=cachegrind", "--cache-sim=no", "--smc-check=all", "--cachegrind-out-file=/dev/null",
+			bin, "-test.run", "^$", "-test.bench", s.bench, "-test.benchtime", strconv.Itoa(ops)+"x")
+		cmd.Dir = s.dir
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", 0, fmt.Errorf("%w\n%s", err, out)
+		}
+		m := refs.FindSubmatch(out)
+		if m == nil {
+			return "", 0, fmt.Errorf("no instruction total in valgrind's output:\n%s", out)
+		}
+		total[i], _ = strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+		for _, l := range strings.Split(string(out), "\n") {
+			if b := line.FindStringSubmatch(l); b != nil {
+				name = b[1]
+			}
+		}
+	}
+	if name == "" {
+		return "", 0, fmt.Errorf("-bench %s ran no benchmark", s.bench)
+	}
+	return name, (total[1] - total[0]) / float64(s.counted[1]-s.counted[0]), nil
 }
 
 // firstCPU is the first CPU in this process's affinity (Cpus_allowed_list in
