@@ -181,6 +181,7 @@ static inline __attribute__((always_inline)) void dec8(const float *x, const uin
   for (; groups; groups--, x += 8 * m, o += 8 * stride) {
     v128_t a[4] = {wasm_f32x4_splat(0), a[0], a[0], a[0]}, b[4] = {a[0], a[0], a[0], a[0]};
     const float *xi = x, *hi_ = hp;
+#pragma clang loop unroll_count(4) /* 67k instructions per 48k-to-16k frame; 78k without, 72k at 2, 69k at 8 */
     for (uint32_t s = steps; s; s--, xi += 8, hi_ += 8) {
       v128_t y[4], h1 = wasm_v128_load(hi_ + 4 * m + 4), h0 = wasm_v128_load(hi_ + 4);
       for (int k = 3; k >= 0; k--) y[k] = wasm_v128_load(xi + k * m + 4); /* the farthest first */
