@@ -28,6 +28,15 @@ func benchWASM(b *testing.B, name, params string, rate, channels int, signal []f
 			b.Fatal(err)
 		}
 	}
+	reportRealtime(b)
+}
+
+// reportRealtime adds how many times faster than real time the benchmark ran,
+// each op being one 20 ms frame.
+func reportRealtime(b *testing.B) {
+	if ns := b.Elapsed().Nanoseconds(); ns > 0 {
+		b.ReportMetric(float64(b.N)*frameMS*1e6/float64(ns), "x-realtime")
+	}
 }
 
 func BenchmarkGain(b *testing.B) {
@@ -81,6 +90,7 @@ func BenchmarkResample(b *testing.B) {
 			k := i % 50
 			r.Process(in[k*960:(k+1)*960], 48000, 1, int64(i)*20000, emit)
 		}
+		reportRealtime(b)
 	})
 }
 
