@@ -6,7 +6,7 @@ LISTEN  ?= 127.0.0.1:8080
 FUZZTIME ?= 8s
 BIN     := bin/remotemedia
 
-.PHONY: all deps modules browser build run test test-go test-js test-fuzz test-python test-e2e lint bench docs clean
+.PHONY: all deps bench-deps modules browser build run test test-go test-js test-fuzz test-python test-e2e lint bench docs clean
 
 all: build
 
@@ -52,8 +52,10 @@ test-python:
 test-e2e:
 	cd e2e && $(GO) test -count=1 ./...
 
-bench: build
+bench-deps:
 	scripts/deps.sh bench
+
+bench: bench-deps build
 	$(GO) run ./tools/benchtable
 
 docs: build
