@@ -31,6 +31,9 @@ type NodeType struct {
 	Doc       string  `json:"doc" msgpack:"doc"`
 	Streaming bool    `json:"is_streaming" msgpack:"is_streaming"`
 	Params    []Param `json:"params" msgpack:"params"`
+	// Unavailable, when set, says why the type cannot run on this machine (its
+	// model or program is not installed); sessions of it fail to open.
+	Unavailable string `json:"unavailable,omitempty" msgpack:"unavailable"`
 }
 
 // Param is one parameter of a Python node type.
@@ -39,6 +42,11 @@ type Param struct {
 	Type    string `json:"type" msgpack:"type"`
 	Default any    `json:"default" msgpack:"default"`
 	Doc     string `json:"doc" msgpack:"doc"`
+	// Required: the type cannot run without a value for it.
+	Required bool `json:"required,omitempty" msgpack:"required"`
+	// Operator marks an operator-only param (a program, a file path, a model
+	// location, a code choice): only the operator sets it, never a client.
+	Operator bool `json:"operator,omitempty" msgpack:"operator"`
 }
 
 // message is any worker -> proxy message.

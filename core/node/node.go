@@ -95,6 +95,10 @@ type Param struct {
 	Default  any       `json:"default,omitempty"`
 	Required bool      `json:"required,omitempty"`
 	Doc      string    `json:"doc"`
+	// Operator marks an operator-only param: one that names a program, a file
+	// path, a model location or a code choice. It comes from the operator's
+	// definitions and configuration; a client over the network never sets it.
+	Operator bool `json:"operator,omitempty"`
 	// Min and Max bound numbers; ExclusiveMin makes Min exclusive (> rather than >=).
 	Min          *float64 `json:"min,omitempty"`
 	Max          *float64 `json:"max,omitempty"`

@@ -60,14 +60,18 @@ type RemoteType struct {
 	Doc       string        `json:"doc"`
 	Streaming bool          `json:"is_streaming"`
 	Params    []RemoteParam `json:"params"`
+	// Unavailable, when set, says why the type cannot run where the proxy is.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // RemoteParam is one parameter of a RemoteType.
 type RemoteParam struct {
-	Name    string `json:"name"`
-	Type    string `json:"type"`
-	Default any    `json:"default"`
-	Doc     string `json:"doc"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Default  any    `json:"default"`
+	Doc      string `json:"doc"`
+	Required bool   `json:"required,omitempty"`
+	Operator bool   `json:"operator,omitempty"` // operator-only: never set by a client
 }
 
 // Doer performs one HTTP exchange: method on url with an optional body and
