@@ -18,6 +18,10 @@ var (
 	// ErrUnavailable is returned when a node type is registered but cannot run on
 	// this target (its module is missing, no Python proxy is configured, ...).
 	ErrUnavailable = errors.New("node: unavailable")
+	// ErrFatal marks a node error after which the node cannot go on (its remote
+	// session or worker is gone): the session fails at once with it, whatever the
+	// node's error policy, instead of failing every remaining frame.
+	ErrFatal = errors.New("node: cannot continue")
 )
 
 // Emit hands one output frame to the scheduler on the output port with the given
