@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -244,7 +245,8 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 			f.Timestamp, err = d.DecodeInt64()
 		case "meta":
 			var m map[string]any
-			m, err = decodeMetaMap(d, r, 0)
+			md := metaDecoder{d: d, r: r}
+			m, err = md.decodeMap(0)
 			if len(m) > 0 {
 				f.Meta = m
 			}
@@ -324,75 +326,131 @@ func decode(d *msgpack.Decoder, r *bytes.Reader, src []byte) (*Frame, error) {
 	return f, nil
 }
 
-// Bounds on metadata, which comes from the network: the msgpack library sizes an
-// array by its declared length before reading it, so a forged length would
-// allocate without limit.
+// Bounds on metadata, which comes from the network. A container's or string's
+// declared length is checked against the bytes left in the input (when known)
+// and is never used to size an allocation up front: containers grow as their
+// entries are read, strings as their bytes arrive, so a frame that lies about its
+// lengths is rejected having allocated about as much as it holds.
 const (
 	maxMetaDepth = 32
-	maxMetaItems = 1 << 16 // per container, when the input's length is unknown
+	maxMetaItems = 1 << 16 // containers' entries and elements in one frame's metadata
+	metaPrealloc = 16      // entries allocated ahead of reading them
+	metaChunk    = 4 << 10 // bytes of a string read ahead of the rest
 )
 
-// checkLen rejects a container length that cannot fit in what is left of the input.
-func checkLen(n int, r *bytes.Reader) error {
-	limit := maxMetaItems
-	if r != nil && r.Len() < limit {
-		limit = r.Len() // every element takes at least one byte
-	}
-	if n > limit {
-		return fmt.Errorf("metadata container of %d elements is longer than the input allows", n)
+// metaDecoder decodes one frame's metadata; r, when not nil, holds the rest of
+// the input.
+type metaDecoder struct {
+	d     *msgpack.Decoder
+	r     *bytes.Reader
+	items int // entries and elements so far
+}
+
+// count admits n more entries or elements, each taking at least one byte.
+func (m *metaDecoder) count(n int) error {
+	m.items += n
+	switch {
+	case m.items > maxMetaItems:
+		return fmt.Errorf("metadata holds more than %d entries and elements", maxMetaItems)
+	case m.r != nil && n > m.r.Len():
+		return fmt.Errorf("metadata container of %d elements is longer than the input allows (%d bytes left)", n, m.r.Len())
 	}
 	return nil
 }
 
-func decodeMetaMap(d *msgpack.Decoder, r *bytes.Reader, depth int) (map[string]any, error) {
-	n, err := d.DecodeMapLen()
+func (m *metaDecoder) decodeMap(depth int) (map[string]any, error) {
+	n, err := m.d.DecodeMapLen()
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	if err := checkLen(2*n, r); err != nil {
+	if err := m.count(2 * n); err != nil {
 		return nil, err
 	}
-	m := make(map[string]any, n)
+	out := make(map[string]any, min(n, metaPrealloc))
 	for i := 0; i < n; i++ {
-		k, err := d.DecodeString()
+		c, err := m.d.PeekCode()
 		if err != nil {
-			return nil, fmt.Errorf("metadata keys must be strings: %w", err)
+			return nil, err
 		}
-		if m[k], err = decodeMetaValue(d, r, depth+1); err != nil {
+		if !isStrCode(c) {
+			return nil, fmt.Errorf("metadata keys must be strings, got msgpack code 0x%02x", c)
+		}
+		k, err := m.decodeString(c)
+		if err != nil {
+			return nil, fmt.Errorf("metadata key: %w", err)
+		}
+		if out[k], err = m.decodeValue(depth + 1); err != nil {
 			return nil, err
 		}
 	}
-	return m, nil
+	return out, nil
 }
 
-func decodeMetaValue(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
+func (m *metaDecoder) decodeValue(depth int) (any, error) {
 	if depth > maxMetaDepth {
 		return nil, fmt.Errorf("metadata nested deeper than %d", maxMetaDepth)
 	}
-	c, err := d.PeekCode()
+	c, err := m.d.PeekCode()
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case c == 0xde || c == 0xdf || (c >= 0x80 && c <= 0x8f):
-		return decodeMetaMap(d, r, depth)
+		return m.decodeMap(depth)
 	case c == 0xdc || c == 0xdd || (c >= 0x90 && c <= 0x9f):
-		n, err := d.DecodeArrayLen()
+		n, err := m.d.DecodeArrayLen()
 		if err != nil || n < 0 {
 			return nil, err
 		}
-		if err := checkLen(n, r); err != nil {
+		if err := m.count(n); err != nil {
 			return nil, err
 		}
-		a := make([]any, n)
-		for i := range a {
-			if a[i], err = decodeMetaValue(d, r, depth+1); err != nil {
+		a := make([]any, 0, min(n, metaPrealloc))
+		for range n {
+			v, err := m.decodeValue(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			a = append(a, v)
 		}
 		return a, nil
+	case isStrCode(c):
+		return m.decodeString(c)
+	case c == 0xc4 || c == 0xc5 || c == 0xc6: // bin
+		n, err := m.d.DecodeBytesLen()
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		return m.readN(n)
+	case c == 0xc7 || c == 0xc8 || c == 0xc9: // ext with a length
+		return nil, fmt.Errorf("metadata holds a msgpack extension (code 0x%02x): not supported", c)
 	}
-	return d.DecodeInterface()
+	return m.d.DecodeInterface() // nil, bool, numbers, fixext
+}
+
+func (m *metaDecoder) decodeString(c byte) (string, error) {
+	n, err := strLen(m.d, c)
+	if err != nil {
+		return "", err
+	}
+	b, err := m.readN(n)
+	return string(b), err
+}
+
+// readN reads a string's or bin's n bytes, growing its buffer as they arrive.
+func (m *metaDecoder) readN(n int) ([]byte, error) {
+	if m.r != nil && n > m.r.Len() {
+		return nil, fmt.Errorf("metadata string of %d bytes is longer than the input allows (%d bytes left)", n, m.r.Len())
+	}
+	b := make([]byte, 0, min(n, metaChunk))
+	for len(b) < n {
+		k := min(n-len(b), max(len(b), metaChunk))
+		b = slices.Grow(b, k)[:len(b)+k]
+		if err := m.d.ReadFull(b[len(b)-k:]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // decodeData reads a str or bin value; the result aliases src.
