@@ -22,6 +22,15 @@ var (
 	// ErrInvalid is matched by every *ValidationError: the definition is well-formed
 	// but wrong (unknown fields or node types, bad params, dangling ports, cycles, ...).
 	ErrInvalid = errors.New("def: invalid definition")
+	// ErrTooLarge is returned by Parse for a document over MaxSize bytes.
+	ErrTooLarge = errors.New("def: definition too large")
+)
+
+// Limits on a definition, so that a bad one costs little to reject.
+const (
+	MaxSize        = 1 << 20 // bytes of YAML or JSON
+	MaxNodes       = 1000
+	MaxConnections = 4000
 )
 
 // Definition is one pipeline definition.
@@ -30,6 +39,8 @@ type Definition struct {
 	Metadata    Metadata     `json:"metadata,omitzero" yaml:"metadata,omitempty"`
 	Nodes       []NodeRef    `json:"nodes" yaml:"nodes"`
 	Connections []Connection `json:"connections,omitempty" yaml:"connections,omitempty"`
+
+	shape problems // what Parse found wrong with the document's shape; Validate reports it too
 }
 
 // Metadata names and describes a definition.
@@ -113,7 +124,8 @@ func (ps problems) err() error {
 	return &ValidationError{Problems: ps}
 }
 
-// ParseFile reads and parses a definition file.
+// ParseFile reads and parses a definition file. Like Parse, with shape problems
+// it returns the definition read so far as well as the error.
 func ParseFile(path string) (*Definition, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -121,7 +133,7 @@ func ParseFile(path string) (*Definition, error) {
 	}
 	d, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return d, fmt.Errorf("%s: %w", path, err)
 	}
 	return d, nil
 }

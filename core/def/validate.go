@@ -70,7 +70,39 @@ func check(d *Definition, reg *node.Registry) (*sched.Graph, problems) {
 	}
 	edges, adj := c.checkConnections()
 	c.checkCycles(adj)
-	return &sched.Graph{Nodes: c.nodes, Edges: edges}, c.ps
+	return &sched.Graph{Nodes: c.nodes, Edges: edges}, withShape(d.shape, c.ps)
+}
+
+// withShape puts Parse's shape problems first and leaves out the problems found
+// at the same paths or under them since (a field of the wrong shape also reads
+// as missing).
+func withShape(shape, ps problems) problems {
+	if len(shape) == 0 {
+		return ps
+	}
+	paths := make(map[string]bool, len(shape))
+	for _, p := range shape {
+		paths[p.Path] = true
+	}
+	under := func(path string) bool { // path or one of its parents has a shape problem
+		for {
+			if paths[path] {
+				return true
+			}
+			i := strings.LastIndexAny(path, ".[")
+			if i <= 0 {
+				return false
+			}
+			path = path[:i]
+		}
+	}
+	out := append(problems(nil), shape...)
+	for _, p := range ps {
+		if !under(p.Path) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func validID(id string) bool {
@@ -130,6 +162,9 @@ func (c *checker) checkNode(i int, runtimes map[string][]string) {
 		}
 	}
 	c.nodes[i].Spec = spec
+	if spec.Unavailable != "" {
+		c.ps.add(path+".node_type", "%s cannot run here: %s", n.NodeType, strings.TrimPrefix(spec.Unavailable, n.NodeType+": "))
+	}
 	c.nodes[i].Params = checkParams(path+".params", spec, n.Params, &c.ps)
 }
 

@@ -131,6 +131,9 @@ type Spec struct {
 	// node type loads and compiles its module), so that a caller can do it
 	// ahead of the first session and for several node types at once.
 	Prepare func(ctx context.Context) error `json:"-"`
+	// Unavailable, when set, says why the type cannot run here (a Python node
+	// whose model is not installed, say): a definition using it does not validate.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // Config is what a node factory receives.
