@@ -29,10 +29,10 @@ type Pipeline struct {
 // Load parses a definition (YAML or JSON), validates it and builds its graph.
 func Load(data []byte, reg *node.Registry) (*Pipeline, error) {
 	d, err := def.Parse(data)
-	if err != nil {
+	if d == nil {
 		return nil, err
 	}
-	g, err := def.Build(d, reg)
+	g, err := def.Build(d, reg) // with Parse's shape problems, if any, and every other
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +75,11 @@ type Sink func(sched.Output) error
 
 // Run starts a session of p, feeds it every frame of src, ends the stream and
 // passes each output to sink until the session ends. It returns the session's
-// final stats.
+// final stats. An error from src (a truncated file) or from sink ends the session
+// at once and is returned; so is the session's own error (a node failing).
 func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Options) ([]sched.NodeStats, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	s, err := sched.Start(ctx, p.Graph, opts)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,11 @@ func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Opt
 
 	feedErr := make(chan error, 1)
 	go func() {
-		feedErr <- feed(ctx, s, src)
+		err := feed(ctx, s, src)
+		if err != nil {
+			cancel(err) // without its end of stream the session would wait forever
+		}
+		feedErr <- err
 	}()
 
 	var sinkErr error
@@ -96,7 +101,7 @@ func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Opt
 			continue // keep draining so the session can finish
 		}
 		if sinkErr = sink(out); sinkErr != nil {
-			cancel()
+			cancel(sinkErr)
 		}
 	}
 	werr := s.Wait()
@@ -105,12 +110,12 @@ func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Opt
 	switch {
 	case sinkErr != nil:
 		return stats, sinkErr
-	case ferr != nil && !errors.Is(ferr, context.Canceled):
-		return stats, ferr
-	case werr != nil:
+	case werr != nil: // a node's failure, the source's error, or ctx's
 		return stats, werr
+	case ferr != nil:
+		return stats, ferr
 	}
-	return stats, ctx.Err()
+	return stats, context.Cause(ctx)
 }
 
 func feed(ctx context.Context, s *sched.Session, src Source) error {
@@ -221,6 +226,10 @@ func EventOf(out sched.Output) (Event, bool) {
 	if out.Err != nil {
 		ev.Kind = "error"
 		ev.Error = out.Err.Error()
+		var ne *sched.NodeError
+		if errors.As(out.Err, &ne) && ne.Frame {
+			ev.Seq, ev.TSUS = ne.Seq, ne.Timestamp
+		}
 		return ev, true
 	}
 	f := out.Frame

@@ -48,12 +48,20 @@ func (h *histogram) record(d time.Duration) {
 
 // quantiles returns the upper bounds of the buckets holding the given quantiles
 // (each in [0,1], ascending) of the recorded values; zero when nothing was recorded.
-func (h *histogram) quantiles(qs ...float64) []time.Duration {
+func (h *histogram) quantiles(qs ...float64) []time.Duration { return h.quantilesOf(0, qs...) }
+
+// quantilesOf is quantiles over n values of which those not recorded were zero
+// (n below the number recorded counts as that number).
+func (h *histogram) quantilesOf(n uint64, qs ...float64) []time.Duration {
 	var snap [histBuckets]uint64
 	var total uint64
 	for i := range snap {
 		snap[i] = h.counts[i].Load()
 		total += snap[i]
+	}
+	if n > total {
+		snap[0] += n - total
+		total = n
 	}
 	out := make([]time.Duration, len(qs))
 	if total == 0 {

@@ -18,11 +18,14 @@ type Options struct {
 	QueueSize  int // per-node input queue bound, default 16 (NodeDef.QueueSize overrides it)
 	OutputSize int // bound of the Outputs channel, default 64
 	StreamID   string
+
+	clock func() time.Duration // monotonic time since the session started; set by tests
 }
 
 // Output is a frame emitted on an output port that no edge consumes, or, with
-// Err set and Frame nil, a node error under the Continue policy. Flush and Cancel
-// control frames reach Outputs too, so a consumer can stop playback on a cancel.
+// Err set and Frame nil, a node error under the Continue policy (a *NodeError,
+// which names the frame). Flush and Cancel control frames reach Outputs too, so a
+// consumer can stop playback on a cancel.
 type Output struct {
 	Node  string
 	Port  string
@@ -40,9 +43,36 @@ type NodeStats struct {
 	Dropped, Errors uint64
 	// Filtered counts frames the node emitted that an edge's When kept from crossing.
 	Filtered uint64
-	P50, P99 time.Duration // latency of Process
-	QueueLen int           // frames queued now, data and control
+	// P50 and P99 are the node's work time per data frame: the time inside
+	// Process less the time its emits waited for room downstream.
+	P50, P99 time.Duration
+	// BlockedP50 and BlockedP99 are, per data frame, the time Process spent in
+	// emit waiting for room on a full downstream queue (or a full Outputs
+	// channel): back-pressure from the nodes after it, not this node's cost.
+	BlockedP50, BlockedP99 time.Duration
+	// Work and Blocked are the totals over every data frame. Work/In is the mean
+	// work time, which stays true where the clock is coarse (a browser tab's
+	// clock ticks every 5 µs to 1 ms) and the percentiles round to a tick.
+	Work, Blocked time.Duration
+	QueueLen      int // frames queued now, data and control
 }
+
+// NodeError is a node's error as the session reports it: on Outputs under the
+// Continue policy, from Wait under Fail. Its message is `sched: node "id": err`.
+type NodeError struct {
+	Node string
+	// Frame says whether Seq and Timestamp name a frame: the data frame given to
+	// Process, or the output frame an edge's When failed on. It is false for
+	// errors in Flush and in control frames.
+	Frame     bool
+	Seq       uint64
+	Timestamp int64 // µs, as frame.Header.Timestamp
+	Err       error
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("sched: node %q: %v", e.Node, e.Err) }
+
+func (e *NodeError) Unwrap() error { return e.Err }
 
 // Session is one running instance of a graph for one stream.
 type Session struct {
@@ -57,7 +87,8 @@ type Session struct {
 	inLock      chan struct{} // held by Push and CloseInput
 	inputClosed bool
 
-	epoch    time.Time // latencies are differences of time.Since(epoch)
+	epoch    time.Time
+	clock    func() time.Duration // time.Since(epoch): latencies and waits are its differences
 	outputs  chan Output
 	wg       sync.WaitGroup
 	finished chan struct{}
@@ -99,8 +130,12 @@ type nodeRun struct {
 	spins    int             // waits that polled first (read by tests once the session has ended)
 	closeErr error
 
+	current  *frame.Frame  // data frame being processed, named by its errors
+	blockedN time.Duration // time the current Process call spent blocked in emit
+
 	in, out, dropped, errors, filtered atomic.Uint64
-	lat                                histogram
+	work, blocked                      atomic.Int64 // totals, ns
+	lat, blockedLat                    histogram
 	emitFn                             node.Emit
 }
 
@@ -127,6 +162,10 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 		outputs:  make(chan Output, opts.OutputSize),
 		finished: make(chan struct{}),
 		epoch:    time.Now(),
+		clock:    opts.clock,
+	}
+	if s.clock == nil {
+		s.clock = func() time.Duration { return time.Since(s.epoch) } // the monotonic clock only
 	}
 	byID := make(map[string]*nodeRun, len(g.Nodes))
 	for _, nd := range g.Nodes {
@@ -346,6 +385,14 @@ func (s *Session) lockInput(ctx context.Context) error {
 	case <-s.done:
 		return ErrClosed
 	}
+	// The select above picks at random when both are ready: once the session
+	// has ended, Push and CloseInput must fail every time, not half the time.
+	select {
+	case <-s.done:
+		<-s.inLock
+		return ErrClosed
+	default:
+	}
 	if s.inputClosed {
 		<-s.inLock
 		return ErrClosed
@@ -382,10 +429,14 @@ func (s *Session) Stats() []NodeStats {
 	out := make([]NodeStats, len(s.nodes))
 	for i, r := range s.nodes {
 		q := r.lat.quantiles(0.5, 0.99)
+		in := r.in.Load()
+		b := r.blockedLat.quantilesOf(in, 0.5, 0.99)
 		out[i] = NodeStats{
-			ID: r.id, In: r.in.Load(), Out: r.out.Load(), Dropped: r.dropped.Load(),
+			ID: r.id, In: in, Out: r.out.Load(), Dropped: r.dropped.Load(),
 			Errors: r.errors.Load(), Filtered: r.filtered.Load(),
-			P50: q[0], P99: q[1], QueueLen: len(r.data) + len(r.prio),
+			P50: q[0], P99: q[1], BlockedP50: b[0], BlockedP99: b[1],
+			Work: time.Duration(r.work.Load()), Blocked: time.Duration(r.blocked.Load()),
+			QueueLen: len(r.data) + len(r.prio),
 		}
 	}
 	return out
@@ -463,7 +514,7 @@ func (r *nodeRun) wait() (it item, ok bool) {
 	done := r.s.done
 	if r.spin {
 		r.spins++
-		for start := time.Now(); time.Since(start) < spinFor; {
+		for start := r.s.clock(); r.s.clock()-start < spinFor; {
 			runtime.Gosched()
 			select {
 			case it = <-r.prio:
@@ -476,26 +527,39 @@ func (r *nodeRun) wait() (it item, ok bool) {
 			}
 		}
 	}
-	start := time.Now()
+	start := r.s.clock()
 	select {
 	case it = <-r.prio:
 	case it = <-r.data:
 	case <-done:
 		return it, false
 	}
-	r.spin = canSpin && time.Since(start) < spinAfter
+	r.spin = spinNext(r.s.clock() - start)
 	return it, true
 }
+
+// spinNext is the spin rule: poll before parking next time when this wait for a
+// frame took less than spinAfter.
+func spinNext(waited time.Duration) bool { return canSpin && waited < spinAfter }
 
 func (r *nodeRun) handle(it item) {
 	f := it.f
 	if f.Kind != frame.KindControl {
 		r.in.Add(1)
-		t0 := time.Since(r.s.epoch) // monotonic clock only: one read, not two
+		r.current, r.blockedN = f, 0
+		t0 := r.s.clock()
 		err := r.n.Process(r.s.ctx, it.port, f, r.emitFn)
-		r.lat.record(time.Since(r.s.epoch) - t0)
+		total := r.s.clock() - t0
+		r.current = nil
+		work := max(total-r.blockedN, 0)
+		r.lat.record(work)
+		r.work.Add(int64(work))
+		if r.blockedN > 0 { // frames not blocked count as zeros in Stats, without an atomic here
+			r.blockedLat.record(r.blockedN)
+			r.blocked.Add(int64(r.blockedN))
+		}
 		if err != nil {
-			r.fail(err)
+			r.failOn(err, f)
 		}
 		return
 	}
@@ -567,7 +631,7 @@ func (r *nodeRun) forwardControl(f *frame.Frame, port int) {
 // emit is the node.Emit given to the node: it routes one output frame.
 func (r *nodeRun) emit(port int, f *frame.Frame) {
 	if port < 0 || port >= len(r.outs) || f == nil {
-		r.fail(fmt.Errorf("%w: port %d (the node has %d), frame %v", ErrPort, port, len(r.outs), f != nil))
+		r.failOn(fmt.Errorf("%w: port %d (the node has %d), frame %v", ErrPort, port, len(r.outs), f != nil), r.current)
 		return
 	}
 	if f.Kind == frame.KindControl {
@@ -589,7 +653,7 @@ func (r *nodeRun) emit(port int, f *frame.Frame) {
 		if e.when != nil {
 			ok, err := e.when(f)
 			if err != nil {
-				r.fail(fmt.Errorf("%s: %w", e.desc, err))
+				r.failOn(fmt.Errorf("%s: %w", e.desc, err), f)
 				continue
 			}
 			if !ok {
@@ -600,22 +664,35 @@ func (r *nodeRun) emit(port int, f *frame.Frame) {
 		if e.drop {
 			e.dst.sendDropOldest(item{e.toPort, f})
 		} else {
-			e.dst.send(item{e.toPort, f})
+			select {
+			case e.dst.data <- item{e.toPort, f}:
+			default:
+				t0 := r.s.clock()
+				e.dst.send(item{e.toPort, f})
+				r.blockedN += r.s.clock() - t0
+			}
 		}
 	}
 }
 
 // fail counts a node error and applies the node's policy. It returns false when
 // the session is being cancelled.
-func (r *nodeRun) fail(err error) bool {
+func (r *nodeRun) fail(err error) bool { return r.failOn(err, nil) }
+
+// failOn is fail for an error about frame f (nil: no frame). An error wrapping
+// node.ErrFatal fails the session whatever the policy: the node cannot go on.
+func (r *nodeRun) failOn(err error, f *frame.Frame) bool {
 	r.errors.Add(1)
-	err = fmt.Errorf("sched: node %q: %w", r.id, err)
-	if r.policy == Fail {
+	ne := &NodeError{Node: r.id, Err: err}
+	if f != nil {
+		ne.Frame, ne.Seq, ne.Timestamp = true, f.Seq, f.Timestamp
+	}
+	if r.policy == Fail || errors.Is(err, node.ErrFatal) {
 		r.stopped = true
-		r.s.cancel(err)
+		r.s.cancel(ne)
 		return false
 	}
-	return r.output(Output{Node: r.id, Err: err})
+	return r.output(Output{Node: r.id, Err: ne})
 }
 
 func (r *nodeRun) output(o Output) bool {
@@ -624,6 +701,8 @@ func (r *nodeRun) output(o Output) bool {
 		return true
 	default:
 	}
+	t0 := r.s.clock()
+	defer func() { r.blockedN += r.s.clock() - t0 }()
 	select {
 	case r.s.outputs <- o:
 		return true
@@ -648,6 +727,11 @@ func (r *nodeRun) send(it item) bool {
 }
 
 func (r *nodeRun) sendCtx(ctx context.Context, it item) error {
+	select {
+	case <-r.s.done:
+		return ErrClosed
+	default:
+	}
 	select {
 	case r.data <- it:
 		return nil

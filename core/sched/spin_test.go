@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,25 +10,48 @@ import (
 	"github.com/remotemedia/hybrid/core/node"
 )
 
-// TestNoSpinAtLivePace: a node fed at a live stream's pace (here a frame every
-// 2 ms) parks between frames and never polls its queues first, which would burn
-// CPU for nothing. (Spinning while fed fast is what BenchmarkFrontEndChain in
+// TestSpinRule: a node polls before parking only after a wait shorter than
+// spinAfter, and never in the single-threaded browser build.
+func TestSpinRule(t *testing.T) {
+	tests := []struct {
+		name   string
+		given  time.Duration
+		expect bool
+	}{
+		{name: "fed from a file", given: 10 * time.Microsecond, expect: canSpin},
+		{name: "just under the bound", given: spinAfter - 1, expect: canSpin},
+		{name: "at the bound", given: spinAfter, expect: false},
+		{name: "live stream, a frame every 2 ms", given: 2 * time.Millisecond, expect: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := spinNext(tt.given); got != tt.expect {
+				t.Fatalf("spinNext(%v) = %v, want %v", tt.given, got, tt.expect)
+			}
+		})
+	}
+}
+
+// TestNoSpinAtLivePace: a node whose every wait for a frame takes 2 ms (a live
+// stream's pace; the session's clock says so, whatever the machine's load) parks
+// between frames and never polls its queues first, which would burn CPU for
+// nothing. (Spinning while fed fast is what BenchmarkFrontEndChain in
 // target/server/cli measures.)
 func TestNoSpinAtLivePace(t *testing.T) {
 	sink := &fnNode{process: func(context.Context, int, *frame.Frame, node.Emit) error { return nil }}
-	s, err := Start(context.Background(), &Graph{Nodes: []NodeDef{def("a", sink)}}, Options{})
+	var now atomic.Int64
+	livePace := func() time.Duration { return time.Duration(now.Add(int64(2 * time.Millisecond))) }
+	s, err := Start(context.Background(), &Graph{Nodes: []NodeDef{def("a", sink)}}, Options{clock: livePace})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	ctx := context.Background()
 	for i := range 20 {
-		time.Sleep(2 * time.Millisecond)
 		if err := s.Push(ctx, text(uint64(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(2 * time.Millisecond)
 	if err := s.CloseInput(ctx); err != nil {
 		t.Fatal(err)
 	}
