@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
 )
 
 // ContentType is the media type of bodies that carry wire frames.
@@ -40,6 +41,48 @@ func (e *StatusError) Error() string {
 
 // Is matches ErrRemote.
 func (e *StatusError) Is(target error) bool { return target == ErrRemote }
+
+// SessionGoneError is a call that failed because the proxy no longer has its
+// session: the worker died, or hung and was replaced, the proxy closed, or it
+// has forgotten the session. It matches node.ErrFatal, since no later call can
+// succeed, so the pipeline stops at once instead of failing every frame.
+type SessionGoneError struct {
+	Reason string // what happened, in a few words; may be empty
+	Err    error  // the proxy's answer
+}
+
+func (e *SessionGoneError) Error() string {
+	if e.Reason == "" {
+		return e.Err.Error() + "; the node's session is gone"
+	}
+	return e.Reason + ": " + e.Err.Error() + "; the node's session is gone"
+}
+
+// Unwrap returns the proxy's answer and node.ErrFatal.
+func (e *SessionGoneError) Unwrap() []error { return []error{e.Err, node.ErrFatal} }
+
+// sessionGone turns the proxy's answer to a call on a session that no longer
+// exists into a *SessionGoneError, and returns any other error unchanged.
+func sessionGone(err error) error {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return err
+	}
+	var reason string
+	switch se.Code {
+	case 404:
+		reason = "the Python proxy no longer has the session"
+	case 502:
+		reason = "Python worker died"
+	case 503:
+		reason = "the Python proxy is closed or has no worker"
+	case 504:
+		reason = "Python worker did not answer in time and was replaced"
+	default:
+		return err
+	}
+	return &SessionGoneError{Reason: reason, Err: err}
+}
 
 // Transport carries a node session's frames to wherever the Python node runs.
 // Client is the HTTP one; a WebSocket transport can implement the same methods.
@@ -146,7 +189,7 @@ func (c *Client) Close(ctx context.Context, session string) error {
 func (c *Client) stream(ctx context.Context, path string, body []byte, emit func(*frame.Frame)) error {
 	raw, err := c.do(ctx, "POST", path, ContentType, body)
 	if err != nil {
-		return err
+		return sessionGone(err)
 	}
 	for len(raw) > 0 {
 		f, n, err := frame.UnmarshalPrefix(raw)

@@ -21,16 +21,17 @@ const closeTimeout = 10 * time.Second
 func Spec(t Transport, rt RemoteType) node.Spec {
 	params := make([]node.Param, len(rt.Params))
 	for i, p := range rt.Params {
-		params[i] = node.Param{Name: p.Name, Type: paramType(p.Type), Default: p.Default, Doc: p.Doc}
+		params[i] = node.Param{Name: p.Name, Type: paramType(p.Type), Default: p.Default, Doc: p.Doc, Required: p.Required, Operator: p.Operator}
 	}
 	typ := rt.Type
 	return node.Spec{
-		Type:    typ,
-		Runtime: node.RuntimePython,
-		Doc:     rt.Doc,
-		Params:  params,
-		Inputs:  []node.Port{{Name: "in", Kinds: allKinds}},
-		Outputs: []node.Port{{Name: "out", Kinds: allKinds}},
+		Type:        typ,
+		Runtime:     node.RuntimePython,
+		Doc:         rt.Doc,
+		Params:      params,
+		Inputs:      []node.Port{{Name: "in", Kinds: allKinds}},
+		Outputs:     []node.Port{{Name: "out", Kinds: allKinds}},
+		Unavailable: rt.Unavailable,
 		New: func(ctx context.Context, cfg node.Config) (node.Node, error) {
 			id, err := t.Open(ctx, typ, cfg.Params)
 			if err != nil {

@@ -157,8 +157,11 @@ func (t *WSTransport) call(ctx context.Context, session string, msg []byte, emit
 	if errors.As(err, &broken) {
 		_ = s.conn.Close()
 		s.conn = nil
-		if broken.reply != nil { // the error frame the proxy sent before closing says why
-			return broken.reply
+		if broken.reply != nil {
+			// The proxy closes a session's WebSocket after an error frame only
+			// when the session has ended (its worker died or hung, the proxy
+			// closed): the frame says why.
+			return &SessionGoneError{Err: broken.reply}
 		}
 		return broken.err
 	}

@@ -120,7 +120,7 @@ func extensibleSubformat(r io.ReadSeeker) (uint16, error) {
 func (r *Reader) Read(dst []float32) (int, error) {
 	want := len(dst) - len(dst)%r.Channels
 	if want == 0 {
-		return 0, fmt.Errorf("wav: read buffer smaller than one frame of %d channels", r.Channels)
+		return 0, fmt.Errorf("wav: read buffer smaller than one %d-channel frame", r.Channels)
 	}
 	if left := (r.Frames - r.read) * int64(r.Channels); int64(want) > left {
 		want = int(left)
@@ -171,42 +171,108 @@ func (r *Reader) ReadAll() ([]float32, error) {
 	}
 }
 
-// Writer writes 32-bit float WAV (format 3), so a pipeline's f32 output is
-// stored bit for bit.
+// Writer writes 32-bit float WAV (format 3, IEEE float) with the header the
+// format asks of non-PCM data: an 18-byte fmt chunk (cbSize 0) and a fact chunk
+// with the frame count, the layout sox itself writes, so sox and other tools
+// read the file without a warning. The samples are stored bit for bit.
+// (WAVE_FORMAT_EXTENSIBLE is not used: sox 14.4 warns "wave header missing
+// extended part of fmt chunk" on every extensible float file.)
+//
+// The header goes out with the first samples and its sizes are set by Close,
+// which seeks back to them. Where the file cannot seek (a pipe), the sizes stay
+// 0xFFFFFFFF, the streaming convention: "until the end of the file".
 type Writer struct {
-	enc        *wav.Encoder
-	buf        *audio.IntBuffer
+	w          io.WriteSeeker
+	buf        []byte
+	started    bool
+	frames     int64 // sample frames written
+	err        error // the first write error: later calls return it
 	SampleRate int
 	Channels   int
 }
 
+// headerSize is the length of what Writer puts before the samples: RIFF header,
+// fmt chunk (8+18), fact chunk (8+4) and the data chunk's header.
+const headerSize = 12 + 26 + 12 + 8
+
+// maxDataBytes is the most sample data a RIFF file's 32-bit sizes can describe.
+const maxDataBytes = math.MaxUint32 - headerSize
+
 // NewWriter starts a 32-bit float WAV file on w.
 func NewWriter(w io.WriteSeeker, sampleRate, channels int) *Writer {
-	return &Writer{enc: wav.NewEncoder(w, sampleRate, 32, channels, formatFloat), SampleRate: sampleRate, Channels: channels}
+	return &Writer{w: w, SampleRate: sampleRate, Channels: channels}
+}
+
+// header returns the file's header for dataBytes of samples; unknown sizes
+// (dataBytes < 0) are 0xFFFFFFFF.
+func (w *Writer) header(dataBytes int64) []byte {
+	le := binary.LittleEndian
+	riff, data, frames := uint32(math.MaxUint32), uint32(math.MaxUint32), uint32(0)
+	if dataBytes >= 0 {
+		riff, data, frames = uint32(headerSize-8+dataBytes), uint32(dataBytes), uint32(min(w.frames, math.MaxUint32))
+	}
+	h := make([]byte, 0, headerSize)
+	h = append(h, "RIFF"...)
+	h = le.AppendUint32(h, riff)
+	h = append(h, "WAVEfmt "...)
+	h = le.AppendUint32(h, 18)
+	h = le.AppendUint16(h, formatFloat)
+	h = le.AppendUint16(h, uint16(w.Channels))
+	h = le.AppendUint32(h, uint32(w.SampleRate))
+	h = le.AppendUint32(h, uint32(w.SampleRate*w.Channels*4)) // bytes per second
+	h = le.AppendUint16(h, uint16(w.Channels*4))              // block align
+	h = le.AppendUint16(h, 32)                                // bits per sample
+	h = le.AppendUint16(h, 0)                                 // cbSize: no extension
+	h = append(h, "fact"...)
+	h = le.AppendUint32(h, 4)
+	h = le.AppendUint32(h, frames)
+	h = append(h, "data"...)
+	h = le.AppendUint32(h, data)
+	return h
 }
 
 // Write appends interleaved samples.
 func (w *Writer) Write(samples []float32) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.Channels <= 0 || w.SampleRate <= 0 {
+		return fmt.Errorf("wav: cannot write %d Hz %d-channel audio", w.SampleRate, w.Channels)
+	}
 	if len(samples)%w.Channels != 0 {
 		return fmt.Errorf("wav: %d samples is not a whole number of %d-channel frames", len(samples), w.Channels)
 	}
-	if w.buf == nil {
-		w.buf = &audio.IntBuffer{Format: &audio.Format{NumChannels: w.Channels, SampleRate: w.SampleRate}, SourceBitDepth: 32}
+	if (w.frames*int64(w.Channels)+int64(len(samples)))*4 > maxDataBytes {
+		return fmt.Errorf("wav: more than %d bytes of samples do not fit in a WAV file", int64(maxDataBytes))
 	}
-	// The encoder stores 32-bit ints; handing it the float's bits stores the float exactly.
-	w.buf.Data = w.buf.Data[:0]
+	w.buf = w.buf[:0]
+	if !w.started {
+		w.buf = append(w.buf, w.header(-1)...)
+		w.started = true
+	}
 	for _, s := range samples {
-		w.buf.Data = append(w.buf.Data, int(int32(math.Float32bits(s))))
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, math.Float32bits(s))
 	}
-	return w.enc.Write(w.buf)
+	if _, err := w.w.Write(w.buf); err != nil {
+		w.err = fmt.Errorf("wav: %w", err)
+		return w.err
+	}
+	w.frames += int64(len(samples) / w.Channels)
+	return nil
 }
 
-// Close finishes the header. It does not close the underlying writer.
+// Close finishes the header: a file with no samples is still a valid, empty
+// WAV file. It does not close the underlying writer.
 func (w *Writer) Close() error {
-	if w.buf == nil { // no samples: still write a valid, empty file
-		if err := w.Write(nil); err != nil {
-			return err
-		}
+	if err := w.Write(nil); err != nil { // writes the header if nothing has
+		return err
 	}
-	return w.enc.Close()
+	if _, err := w.w.Seek(0, io.SeekStart); err != nil {
+		return nil // not seekable (a pipe): the streaming sizes stay
+	}
+	if _, err := w.w.Write(w.header(w.frames * int64(w.Channels) * 4)); err != nil {
+		return fmt.Errorf("wav: finishing the header: %w", err)
+	}
+	_, err := w.w.Seek(0, io.SeekEnd)
+	return err
 }

@@ -164,3 +164,54 @@ func FuzzReader(f *testing.F) {
 		_, _ = r.ReadAll()
 	})
 }
+
+// TestFloatHeader checks the header non-PCM data asks for, as sox writes it: a
+// format 3 fmt chunk of 18 bytes with cbSize 0, and a fact chunk with the frame
+// count (a plain 16-byte fmt chunk makes sox warn "wave header missing extended
+// part of fmt chunk").
+func TestFloatHeader(t *testing.T) {
+	le := binary.LittleEndian
+	for _, channels := range []int{1, 2, 6} {
+		b := floatWAV(t, 16000, channels, make([]float32, 3*channels))
+		if string(b[0:4]) != "RIFF" || le.Uint32(b[4:]) != uint32(len(b)-8) || string(b[8:16]) != "WAVEfmt " {
+			t.Fatalf("RIFF header: %q size %d of a %d-byte file", b[:16], le.Uint32(b[4:]), len(b))
+		}
+		if got := le.Uint32(b[16:]); got != 18 {
+			t.Fatalf("fmt chunk size %d, want 18", got)
+		}
+		f := b[20:]
+		if tag, ch, rate, bps, align, bits, cb := le.Uint16(f[0:]), le.Uint16(f[2:]), le.Uint32(f[4:]), le.Uint32(f[8:]), le.Uint16(f[12:]), le.Uint16(f[14:]), le.Uint16(f[16:]); tag != 3 || int(ch) != channels || rate != 16000 || bps != uint32(16000*4*channels) || int(align) != 4*channels || bits != 32 || cb != 0 {
+			t.Fatalf("fmt: tag %d channels %d rate %d bytes/s %d align %d bits %d cbSize %d", tag, ch, rate, bps, align, bits, cb)
+		}
+		rest := b[38:]
+		if string(rest[0:4]) != "fact" || le.Uint32(rest[4:]) != 4 || le.Uint32(rest[8:]) != 3 {
+			t.Fatalf("fact chunk %q size %d frames %d, want fact 4 3", rest[0:4], le.Uint32(rest[4:]), le.Uint32(rest[8:]))
+		}
+		if string(rest[12:16]) != "data" || int(le.Uint32(rest[16:])) != 3*channels*4 || len(rest[20:]) != 3*channels*4 {
+			t.Fatalf("data chunk %q size %d with %d bytes after it", rest[12:16], le.Uint32(rest[16:]), len(rest[20:]))
+		}
+	}
+}
+
+// pipe is an io.WriteSeeker that cannot seek, as a FIFO or stdout.
+type pipe struct{ bytes.Buffer }
+
+func (*pipe) Seek(int64, int) (int64, error) { return 0, errors.New("illegal seek") }
+
+func TestUnseekableOutputKeepsStreamingSizes(t *testing.T) {
+	var p pipe
+	w := wavio.NewWriter(&p, 8000, 1)
+	if err := w.Write([]float32{0.25, -0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close on a pipe: %v", err)
+	}
+	b := p.Bytes()
+	if got := binary.LittleEndian.Uint32(b[4:]); got != 0xFFFFFFFF {
+		t.Fatalf("RIFF size %#x, want the streaming 0xffffffff", got)
+	}
+	if len(b) != 58+8 {
+		t.Fatalf("%d bytes, want a 58-byte header and 2 samples", len(b))
+	}
+}

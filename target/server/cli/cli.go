@@ -2,6 +2,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,14 +29,54 @@ import (
 // errUsage marks errors that should print usage and exit 2.
 var errUsage = errors.New("usage")
 
+// stdin is what `frames -` reads (a variable for tests).
+var stdin io.Reader = os.Stdin
+
+// version is the release version, set at link time:
+//
+//	go build -ldflags "-X github.com/remotemedia/hybrid/target/server/cli.version=v1.2.0"
+var version string
+
+// Version returns the version of this binary: the one set at link time, else
+// the module version it was built at, else the VCS revision and time it was
+// built from ("+modified" for a tree with changes), with the Go version.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return cmp.Or(version, "(unknown)")
+	}
+	v := version
+	if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	if v == "" {
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		v = "(devel)"
+		if rev := settings["vcs.revision"]; rev != "" {
+			v = "devel " + rev[:min(12, len(rev))]
+			if t := settings["vcs.time"]; t != "" {
+				v += " " + t
+			}
+			if settings["vcs.modified"] == "true" {
+				v += " +modified"
+			}
+		}
+	}
+	return v + " (" + bi.GoVersion + ")"
+}
+
 const usage = `remotemedia: run media pipelines of WebAssembly and Python nodes.
 
 Usage:
-  remotemedia run DEF --in IN.wav --out OUT.wav [--events EVENTS.jsonl] [flags]
+  remotemedia run DEF --in IN.wav [--out [NODE.PORT=]OUT.wav ...] [--events EVENTS.jsonl] [flags]
   remotemedia validate DEF
   remotemedia nodes [--json | --schema | --markdown] [--python on]
   remotemedia serve [--listen 127.0.0.1:8080] [flags]
-  remotemedia frames FILE.msgpack
+  remotemedia frames FILE.msgpack | -
+  remotemedia version
 
 Run 'remotemedia COMMAND -h' for a command's flags.
 `
@@ -60,6 +102,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "frames":
 		err = cmdFrames(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "remotemedia %s\n", Version())
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -202,10 +247,19 @@ func cmdNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, s := range reg.Specs() {
 		fmt.Fprintf(stdout, "%-12s %-7s %s\n", s.Type, s.Runtime, s.Doc)
+		if s.Unavailable != "" {
+			fmt.Fprintf(stdout, "    unavailable here: %s\n", s.Unavailable)
+		}
 		for _, p := range s.Params {
 			def := ""
-			if p.Default != nil {
+			switch {
+			case p.Required:
+				def = " (required)"
+			case p.Default != nil:
 				def = fmt.Sprintf(" (default %v)", p.Default)
+			}
+			if p.Operator {
+				def += " (operator-only)"
 			}
 			fmt.Fprintf(stdout, "    %-14s %-8s%s %s\n", p.Name, p.Type, def, p.Doc)
 		}

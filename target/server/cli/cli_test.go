@@ -221,6 +221,8 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"cycle", []string{"validate", chain("  - {id: a, node_type: gain}\n  - {id: b, node_type: gain}\nconnections:\n  - {from: a, to: b}\n  - {from: b, to: a}\n")}, []string{"cycle"}},
 		{"kind mismatch", []string{"validate", chain("  - {id: v, node_type: vad}\n  - {id: g, node_type: gain}\nconnections:\n  - {from: v.events, to: g}\n")}, []string{"connections[0]", "json", "audio"}},
 		{"bad param", []string{"validate", chain("  - {id: r, node_type: resample, params: {rate: -5}}\n")}, []string{"nodes[0].params.rate"}},
+		{"every problem at once", []string{"validate", writeFile(t, dir, "many.yaml", "version: \"9\"\ncolour: blue\nnodes:\n  - {id: r, node_type: resample, params: {rate: -5}}\n  - {id: g, node_type: gian, speed: 3}\n")},
+			[]string{"version", "colour", "nodes[0].params.rate", "nodes[1].node_type", "nodes[1].speed"}},
 		{"truncated wav", []string{"run", example, "--in", truncated, "--out", filepath.Join(dir, "o.wav")}, []string{"truncated.wav"}},
 		{"garbage wav", []string{"run", example, "--in", garbage, "--out", filepath.Join(dir, "o.wav")}, []string{"garbage.wav", "not a RIFF/WAVE file"}},
 		{"missing input", []string{"run", example, "--in", filepath.Join(dir, "nope.wav"), "--out", filepath.Join(dir, "o.wav")}, []string{"nope.wav"}},

@@ -10,22 +10,28 @@ import (
 )
 
 // cmdFrames prints a stream of wire-format frames (a capture of an HTTP body, a
-// golden vector) as one JSON object per frame.
+// golden vector) as one JSON object per frame; "-" reads standard input.
 func cmdFrames(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("frames", stderr, "frames FILE.msgpack")
+	fs := newFlagSet("frames", stderr, "frames FILE.msgpack | -")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("%w: want one file of msgpack frames", errUsage)
+		return fmt.Errorf("%w: want one file of msgpack frames (- for standard input)", errUsage)
 	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return err
+	var in io.Reader = stdin
+	if pos[0] == "-" {
+		pos[0] = "standard input"
+	} else {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
-	dec := frame.NewDecoder(f)
+	dec := frame.NewDecoder(in)
 	enc := json.NewEncoder(stdout)
 	for i := 0; ; i++ {
 		fr, err := dec.Decode()

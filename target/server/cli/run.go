@@ -1,12 +1,11 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -35,7 +34,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: want exactly one definition file, got %d arguments", errUsage, len(pos))
 	}
 	d, err := def.ParseFile(pos[0])
-	if err != nil {
+	if d == nil { // with shape problems d is still there, and Build reports them with every other
 		return err
 	}
 	reg, cleanup, err := registryFor(ctx, d, &wf, &pf, stderr)
@@ -43,29 +42,32 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer cleanup()
-	if err := def.Validate(d, reg); err != nil {
+	g, err := def.Build(d, reg)
+	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", pos[0], err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d nodes, %d connections)\n", pos[0], len(d.Nodes), len(d.Connections))
+	fmt.Fprintf(stdout, "outputs: %s\n", outputList(pipelineOutputs(g)))
 	return nil
 }
 
 type runFlags struct {
-	in, out, events string
-	frameMS         int
-	queue           int
-	quiet           bool
-	progress        bool
-	wasm            wasmFlags
-	python          pythonFlags
+	in, events string
+	outs       listFlag // --out FILE or --out NODE.PORT=FILE, repeatable
+	frameMS    int
+	queue      int
+	quiet      bool
+	progress   bool
+	wasm       wasmFlags
+	python     pythonFlags
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr, "run DEF --in IN.wav --out OUT.wav [--events EVENTS.jsonl]")
+	fs := newFlagSet("run", stderr, "run DEF --in IN.wav [--out [NODE.PORT=]OUT.wav ...] [--events EVENTS.jsonl]")
 	var rf runFlags
 	fs.StringVar(&rf.in, "in", "", "input WAV file (PCM 8/16/24/32-bit or 32-bit float, any rate and channel count)")
-	fs.StringVar(&rf.out, "out", "", "output WAV file (32-bit float) for the pipeline's audio output")
-	fs.StringVar(&rf.events, "events", "", "write non-audio outputs (VAD events, text, errors) here, one JSON object per line")
+	fs.Var(&rf.outs, "out", "output WAV file (32-bit float) of the pipeline's audio output; NODE.PORT=FILE picks one of several (repeatable); - is standard output")
+	fs.StringVar(&rf.events, "events", "", "write non-audio outputs (VAD events, text, errors) here, one JSON object per line; - is standard output")
 	fs.IntVar(&rf.frameMS, "frame-ms", runner.DefaultFrameMS, "length of the frames the input is cut into")
 	fs.IntVar(&rf.queue, "queue", 16, "input queue bound of each node")
 	fs.BoolVar(&rf.quiet, "quiet", false, "print nothing but errors")
@@ -82,19 +84,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if rf.in == "" {
 		return fmt.Errorf("%w: --in is required", errUsage)
 	}
-	if rf.out == "" && rf.events == "" {
+	if len(rf.outs) == 0 && rf.events == "" {
 		return fmt.Errorf("%w: give --out, --events or both, or the outputs go nowhere", errUsage)
 	}
-	return run(ctx, pos[0], rf, stderr)
+	return run(ctx, pos[0], rf, stdout, stderr)
 }
 
-func run(ctx context.Context, defPath string, rf runFlags, stderr io.Writer) error {
+func run(ctx context.Context, defPath string, rf runFlags, stdout, stderr io.Writer) error {
 	data, err := os.ReadFile(defPath)
 	if err != nil {
 		return err
 	}
 	d, err := def.Parse(data)
-	if err != nil {
+	if d == nil { // with shape problems d is still there, and runner.Load reports them with every other
 		return fmt.Errorf("%s:\n%w", defPath, err)
 	}
 	reg, cleanup, err := registryFor(ctx, d, &rf.wasm, &rf.python, stderr)
@@ -105,6 +107,16 @@ func run(ctx context.Context, defPath string, rf runFlags, stderr io.Writer) err
 	p, err := runner.Load(data, reg)
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", defPath, err)
+	}
+	outs := pipelineOutputs(p.Graph)
+	files, err := mapOutputs(rf.outs, outs, p.Graph)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f == rf.events && f != os.DevNull {
+			return fmt.Errorf("%w: --events %s is also an --out file", errUsage, f)
+		}
 	}
 
 	inFile, err := os.Open(rf.in)
@@ -122,18 +134,18 @@ func run(ctx context.Context, defPath string, rf runFlags, stderr io.Writer) err
 	}
 	inDur := time.Duration(wr.Frames) * time.Second / time.Duration(wr.SampleRate)
 
-	sink := &fileSink{outPath: rf.out}
-	defer sink.abort()
-	if rf.events != "" {
-		if sink.events, err = os.Create(rf.events); err != nil {
-			return err
-		}
-		sink.ev = bufio.NewWriter(sink.events)
+	sink, err := newFileSink(files, rf.events, stdout)
+	if err != nil {
+		return err
+	}
+	defer sink.abort() // a failed or interrupted run leaves no output files
+	if dropped := unwritten(outs, files, rf.events != ""); len(dropped) > 0 && !rf.quiet {
+		fmt.Fprintf(stderr, "not written: %s\n", strings.Join(dropped, ", "))
 	}
 
 	var bar *progressbar.ProgressBar
 	var source runner.Source = src
-	if !rf.quiet && (rf.progress || inDur >= progressAfter) {
+	if !rf.quiet && (rf.progress || (inDur >= progressAfter && isTerminal(stderr))) {
 		bar = progressbar.NewOptions64(wr.Frames,
 			progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription("processing "+rf.in),
@@ -151,21 +163,14 @@ func run(ctx context.Context, defPath string, rf runFlags, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := sink.close(); err != nil {
+	if err := sink.commit(); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
 	if !rf.quiet {
 		fmt.Fprintf(stderr, "%s: %.2f s of %d Hz %d-channel audio in %v (%.0f× real time)\n",
 			rf.in, inDur.Seconds(), wr.SampleRate, wr.Channels, elapsed.Round(time.Millisecond), inDur.Seconds()/elapsed.Seconds())
-		if sink.wav != nil {
-			fmt.Fprintf(stderr, "wrote %s: %.2f s, %d Hz, %d channels\n", rf.out, float64(sink.samples)/float64(sink.wav.SampleRate), sink.wav.SampleRate, sink.wav.Channels)
-		} else if rf.out != "" {
-			fmt.Fprintf(stderr, "wrote %s: no audio came out of the pipeline (an empty file)\n", rf.out)
-		}
-		if rf.events != "" {
-			fmt.Fprintf(stderr, "wrote %s: %d events\n", rf.events, sink.nEvents)
-		}
+		sink.report(stderr)
 		writeStats(stderr, stats)
 	}
 	if sink.nErrors > 0 {
@@ -187,118 +192,30 @@ func (p progressSource) Next() (*frame.Frame, error) {
 	return f, err
 }
 
-// fileSink writes a run's audio output to a WAV file and everything else to an
-// events file.
-type fileSink struct {
-	outPath  string
-	out      *os.File
-	wav      *wavio.Writer
-	audioSrc string // node.port whose audio goes to the WAV file
-	samples  int64
-	events   *os.File
-	ev       *bufio.Writer
-	nEvents  int
-	nErrors  int
-	firstErr string
+// isTerminal reports whether w is a terminal (a character device: a terminal,
+// or /dev/null, where a progress bar does no harm).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func (s *fileSink) write(o sched.Output) error {
-	if o.Err != nil {
-		s.nErrors++
-		if s.firstErr == "" {
-			s.firstErr = o.Err.Error()
-		}
-	}
-	if o.Frame != nil && o.Frame.Kind == frame.KindAudio {
-		return s.writeAudio(o)
-	}
-	ev, ok := runner.EventOf(o)
-	if !ok || s.ev == nil {
-		return nil
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	s.nEvents++
-	b = append(b, '\n')
-	_, err = s.ev.Write(b)
-	return err
-}
-
-func (s *fileSink) writeAudio(o sched.Output) error {
-	if s.outPath == "" {
-		return nil
-	}
-	f := o.Frame
-	src := o.Node + "." + o.Port
-	if s.wav == nil {
-		out, err := os.Create(s.outPath)
-		if err != nil {
-			return err
-		}
-		s.out, s.audioSrc = out, src
-		s.wav = wavio.NewWriter(out, int(f.SampleRate), int(f.Channels))
-	}
-	switch {
-	case src != s.audioSrc:
-		return fmt.Errorf("--out: two outputs carry audio (%s and %s); connect one of them onward or drop it", s.audioSrc, src)
-	case int(f.SampleRate) != s.wav.SampleRate || int(f.Channels) != s.wav.Channels:
-		return fmt.Errorf("--out: %s changed format mid-stream (%d Hz %d ch, then %d Hz %d ch); a WAV file holds one", src, s.wav.SampleRate, s.wav.Channels, f.SampleRate, f.Channels)
-	}
-	var samples []float32
-	if f.Format == frame.S16 {
-		for _, v := range f.S16() {
-			samples = append(samples, float32(v)/32768)
-		}
-	} else {
-		samples = f.F32()
-	}
-	s.samples += int64(len(samples) / int(f.Channels))
-	return s.wav.Write(samples)
-}
-
-func (s *fileSink) close() error {
-	if s.outPath != "" && s.wav == nil { // nothing came out: still leave a valid, empty WAV
-		out, err := os.Create(s.outPath)
-		if err != nil {
-			return err
-		}
-		s.out = out
-		s.wav = wavio.NewWriter(out, 16000, 1)
-	}
-	var first error
-	keep := func(err error) {
-		if first == nil {
-			first = err
-		}
-	}
-	if s.wav != nil {
-		keep(s.wav.Close())
-		keep(s.out.Close())
-		s.out = nil
-	}
-	if s.ev != nil {
-		keep(s.ev.Flush())
-		keep(s.events.Close())
-		s.events = nil
-	}
-	return first
-}
-
-// abort closes whatever close did not.
-func (s *fileSink) abort() {
-	if s.out != nil {
-		s.out.Close()
-	}
-	if s.events != nil {
-		s.events.Close()
-	}
-}
-
+// writeStats prints the per-node table: work is the time inside Process less
+// blocked, the time its outputs waited for room downstream (docs/scheduler.md).
 func writeStats(w io.Writer, stats []sched.NodeStats) {
-	fmt.Fprintf(w, "%-14s %8s %8s %8s %7s %10s %10s\n", "node", "in", "out", "dropped", "errors", "p50", "p99")
+	us := sched.FormatMicros
+	fmt.Fprintf(w, "%-14s %8s %8s %8s %7s %9s %9s %9s %11s %11s\n", "node", "in", "out", "dropped", "errors",
+		"work mean", "work p50", "work p99", "blocked p50", "blocked p99")
 	for _, s := range stats {
-		fmt.Fprintf(w, "%-14s %8d %8d %8d %7d %10v %10v\n", s.ID, s.In, s.Out, s.Dropped, s.Errors, s.P50, s.P99)
+		var mean time.Duration
+		if s.In > 0 {
+			mean = s.Work / time.Duration(s.In)
+		}
+		fmt.Fprintf(w, "%-14s %8d %8d %8d %7d %9s %9s %9s %11s %11s\n", s.ID, s.In, s.Out, s.Dropped, s.Errors,
+			us(mean), us(s.P50), us(s.P99), us(s.BlockedP50), us(s.BlockedP99))
 	}
+	fmt.Fprintln(w, "(µs per frame; work: inside the node; blocked: its outputs waiting for room downstream)")
 }
