@@ -162,10 +162,23 @@ func (c *checker) checkNode(i int, runtimes map[string][]string) {
 		}
 	}
 	c.nodes[i].Spec = spec
-	if spec.Unavailable != "" {
+	if spec.Unavailable != "" && !setsOperatorParam(spec, n.Params) {
 		c.ps.add(path+".node_type", "%s cannot run here: %s", n.NodeType, strings.TrimPrefix(spec.Unavailable, n.NodeType+": "))
 	}
 	c.nodes[i].Params = checkParams(path+".params", spec, n.Params, &c.ps)
+}
+
+// setsOperatorParam reports whether params set one of spec's operator-only
+// params. Spec.Unavailable describes a type at its defaults (the default model
+// is not installed, say), so a definition that names its own model or program
+// is not refused for it: opening the node tells whether that one is there.
+func setsOperatorParam(spec *node.Spec, params map[string]any) bool {
+	for _, p := range spec.Params {
+		if _, ok := params[p.Name]; ok && p.Operator {
+			return true
+		}
+	}
+	return false
 }
 
 // endpoint is a resolved connection end: node index and port index.
