@@ -93,3 +93,66 @@ class Busy(Node):
         while time.perf_counter() < end:
             pass
         return data
+
+
+@register_node
+class Hog(Node):
+    """Allocates (and touches) 16 MiB blocks on each frame until the worker's memory limit stops it with a
+    MemoryError; returns "allocated N MiB" if it reaches `max_mb` first (a guard for a worker without a limit)."""
+
+    def __init__(self, max_mb: int = 4096, **kwargs):
+        super().__init__(**kwargs)
+        self.max_mb = int(max_mb)
+
+    def process(self, data):
+        blocks = []
+        while len(blocks) * 16 < self.max_mb:
+            blocks.append(bytearray(16 << 20))
+        return f"allocated {len(blocks) * 16} MiB"
+
+
+@register_node
+class Program(Node):
+    """Names a program (an operator-only param) and a greeting (a client's); returns "<binary> <greeting> <text>"
+    without running anything."""
+
+    operator_params = ("binary",)
+
+    def __init__(self, binary: str = "/bin/echo", greeting: str = "hi", **kwargs):
+        super().__init__(**kwargs)
+        self.binary, self.greeting = binary, greeting
+
+    def process(self, data):
+        return f"{self.binary} {self.greeting} {data}"
+
+
+@register_node
+class Missing(Node):
+    """A node whose model is never installed: it is listed, but cannot be opened."""
+
+    @classmethod
+    def unavailable(cls):
+        return "its model is not installed"
+
+    def process(self, data):
+        return data
+
+
+@register_node
+class Big(Node):
+    """Returns `kib` KiB of text for each frame (to fill a client's socket)."""
+
+    def __init__(self, kib: int = 1024, **kwargs):
+        super().__init__(**kwargs)
+        self.kib = int(kib)
+
+    def process(self, data):
+        return "x" * (self.kib << 10)
+
+
+@register_node
+class Exit(Node):
+    """Ends the worker at once with the exit status given as the frame's text (3: the memory-limit status)."""
+
+    def process(self, data):
+        os._exit(int(data))

@@ -26,12 +26,26 @@ class Node:
 
     is_streaming: bool = False
     wants_frames: bool = False
+    #: Constructor params only the operator may set (a program, a file or directory, a model location, a code
+    #: choice such as trust_remote_code): the proxy refuses them from network clients. None (the default) lets
+    #: the registry's name rule decide (registry.operator_by_name); a tuple, even empty, is the whole list.
+    operator_params: tuple[str, ...] | None = None
+    #: Params the node cannot run without although they have a default (e.g. ``model_path=None``); params
+    #: without a default are required anyway.
+    required_params: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         self.name = name or self.__class__.__name__
         self.config = kwargs
         self.logger = logging.getLogger(self.__class__.__name__)
         self._is_initialized = False
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this node type cannot run here at its defaults (its default model or program is not installed),
+        or None when it can. Cheap checks only (find_spec, shutil.which, a path's existence): it runs at worker
+        start-up for the ready message, and a model must not load here."""
+        return None
 
     def process(self, data: Any) -> Any:
         """Process one input and return the output (None drops it)."""
@@ -85,17 +99,32 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
+def _is_rate(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def _is_audio(v: Any) -> bool:
-    return (isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], np.ndarray)
-            and isinstance(v[1], (int, np.integer)) and not isinstance(v[1], bool))
+    return isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], np.ndarray) and _is_rate(v[1])
+
+
+ACCEPTED_OUTPUTS = ("(ndarray, sample_rate)", "(ndarray, sample_rate, dict)", "(value, dict)", "str", "bytes",
+                    "dict", "list", "int", "float", "bool", "ndarray", "remotemedia.Frame", "None")
+
+
+def _shape_of(v: Any) -> str:
+    """A short description of a value's shape for error messages: "tuple(ndarray, str)"."""
+    if isinstance(v, tuple):
+        return f"tuple({', '.join(type(x).__name__ for x in v[:4])}{', ...' if len(v) > 4 else ''})"
+    return type(v).__name__
 
 
 def data_to_frame(v: Any, src: Frame) -> Frame | None:
     """The frame for a node's output v; header (sid, seq, ts, meta) comes from the input frame src.
 
-    (ndarray, rate) -> f32 audio ((channels, samples), 1-D = mono); (value, dict) -> value with the dict
+    (ndarray, rate) -> f32 audio ((channels, samples), 1-D = mono); (ndarray, rate, dict) -> that audio with
+    the dict merged into meta (RemoteMedia's documented return shape); (value, dict) -> value with the dict
     merged into meta; str -> text; dict/list/number/bool -> json; bytes -> binary; ndarray -> tensor;
-    a Frame passes as is; None -> no frame.
+    a Frame passes as is; None -> no frame. Anything else is a TypeError listing the accepted shapes.
     """
     if v is None or isinstance(v, Frame):
         return v
@@ -106,6 +135,10 @@ def data_to_frame(v: Any, src: Frame) -> Frame | None:
         if isinstance(v, Frame):
             v.meta = {**v.meta, **extra}
             return v
+    if (isinstance(v, tuple) and len(v) == 3 and isinstance(v[0], np.ndarray) and _is_rate(v[1])
+            and (v[2] is None or isinstance(v[2], dict))):
+        meta.update(v[2] or {})
+        v = v[:2]
     h = dict(sid=src.sid, seq=src.seq, ts=src.ts, meta=meta)
     if _is_audio(v):
         a, rate = v
@@ -128,4 +161,5 @@ def data_to_frame(v: Any, src: Frame) -> Frame | None:
                      data=np.ascontiguousarray(v, dtype=_DTYPES[name]).tobytes(), **h)
     if isinstance(v, (dict, list, int, float, bool, np.generic)):
         return Frame(kind="json", data=json.dumps(v, default=_json_default, separators=(",", ":")), **h)
-    raise TypeError(f"cannot convert node output of type {type(v).__name__} to a frame")
+    raise TypeError(f"cannot convert node output of type {_shape_of(v)} to a frame; a node returns one of: "
+                    f"{', '.join(ACCEPTED_OUTPUTS)}")

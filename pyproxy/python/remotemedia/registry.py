@@ -148,26 +148,77 @@ def _portable(v: Any) -> Any:
     return repr(v)
 
 
+#: Param names that name a program, a file or directory, a model location or a code choice: operator-only for
+#: a node class that does not list its operator_params. Compared in lower case; see docs/python-nodes.md.
+OPERATOR_NAMES = frozenset({
+    "binary", "executable", "exe", "program", "command", "cmd", "script", "module", "path", "file", "filename",
+    "dir", "directory", "folder", "root", "cwd", "model", "url", "uri", "endpoint", "host", "trust_remote_code"})
+OPERATOR_SUFFIXES = ("_binary", "_executable", "_program", "_command", "_cmd", "_script", "_path", "_file",
+                     "_filename", "_dir", "_directory", "_folder", "_root", "_model", "_url", "_uri", "_endpoint",
+                     "_host")
+OPERATOR_PREFIXES = ("model_",)
+
+
+def operator_by_name(param: str) -> bool:
+    """The name rule: True when a param's name says it names a program, a file or directory, a model location
+    or a code choice (binary, model_path, voice_file, model, model_name, base_url, trust_remote_code...)."""
+    p = param.lower()
+    return p in OPERATOR_NAMES or p.endswith(OPERATOR_SUFFIXES) or p.startswith(OPERATOR_PREFIXES)
+
+
+def operator_params(cls: type, names: list[str]) -> set[str]:
+    """Which of names (the constructor params of cls) only the operator may set: the class's own
+    operator_params when it lists them, else those the name rule marks."""
+    declared = getattr(cls, "operator_params", None)
+    if declared is not None:
+        if isinstance(declared, str):
+            declared = (declared,)
+        return set(declared)
+    return {n for n in names if operator_by_name(n)}
+
+
+def unavailable_reason(cls: type) -> str:
+    """Why cls cannot run here at its defaults ("" when it can), from its unavailable() classmethod or
+    staticmethod (anything else of that name, e.g. an instance method of a RemoteMedia node, is not asked)."""
+    try:
+        static = inspect.getattr_static(cls, "unavailable")
+    except AttributeError:
+        return ""
+    if not isinstance(static, (classmethod, staticmethod)):
+        return ""
+    check = getattr(cls, "unavailable")
+    try:
+        reason = check()
+    except Exception as e:  # noqa: BLE001 - a broken check must not stop the worker
+        return f"{getattr(cls, '__name__', cls)}.unavailable() raised {type(e).__name__}: {e}"
+    return str(reason) if reason else ""
+
+
 def describe(name: str, cls: type) -> dict[str, Any]:
-    """The ready-message description of a node class: doc, streaming flag and the params of __init__."""
+    """The ready-message description of a node class: doc, streaming flag, the params of __init__ (each with
+    required and operator flags) and, when it cannot run here, why (unavailable)."""
     doc = inspect.getdoc(cls) or ""
-    params = []
     try:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
         sig = None
-    for p in (sig.parameters.values() if sig else []):
-        if p.name in ("self", "name") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-            continue
+    sig_params = [p for p in (sig.parameters.values() if sig else [])
+                  if p.name not in ("self", "name") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    operator = operator_params(cls, [p.name for p in sig_params])
+    required = set(getattr(cls, "required_params", ()) or ())
+    params = []
+    for p in sig_params:
         m = re.search(rf"^\s*{re.escape(p.name)}\s*(?:\([^)]*\))?\s*:\s*(.+)$", doc, re.M)
         params.append({
             "name": p.name,
             "type": _param_type(p.annotation, p.default),
             "default": None if p.default is inspect.Parameter.empty else _portable(p.default),
             "doc": m.group(1).strip() if m else "",
+            "required": p.default is inspect.Parameter.empty or p.name in required,
+            "operator": p.name in operator,
         })
     return {"node_type": name, "doc": doc.split("\n\n")[0], "is_streaming": class_is_streaming(cls),
-            "params": params}
+            "params": params, "unavailable": unavailable_reason(cls)}
 
 
 def class_is_streaming(cls: type) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import inspect
 import logging
 import os
@@ -39,9 +40,35 @@ _END = object()  # ends a streaming node's input iterator
 _EOF = {"op": "eof", "id": 0}  # queued to every session when stdin ends
 
 
+EXIT_MEMORY = 3  # the worker's exit status after a node call hit the memory limit
+
+
 def _error_text(e: BaseException) -> str:
-    tb = traceback.format_exception(type(e), e, e.__traceback__, limit=-4)
-    return f"{type(e).__name__}: {e}\n" + "".join(tb[1:-1]).rstrip()
+    """What the client sees of an exception: "ExceptionType: message", never the traceback (it names server
+    paths); the traceback goes to the log and to the error message's own "traceback" field."""
+    msg = str(e)
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _traceback_text(e: BaseException) -> str:
+    """The formatted traceback of e, for the log (and the error message's "traceback" field)."""
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+
+
+def set_memory_limit(limit: int) -> int:
+    """Limit the worker's data memory (heap and anonymous mmap, where numpy puts large arrays) to limit bytes
+    with RLIMIT_DATA and return the limit in force (a lower hard limit already set wins); 0 leaves it unlimited.
+    Address space merely reserved (allocator arenas, PROT_NONE guard regions) does not count, as it would with
+    RLIMIT_AS."""
+    if limit <= 0:
+        return 0
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        limit = hard
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    return limit
 
 
 async def _call(fn: Any, *args: Any) -> Any:
@@ -58,8 +85,9 @@ async def _call(fn: Any, *args: Any) -> Any:
 class Worker:
     """Reads requests, runs one asyncio task per session, writes responses (one lock, whole messages)."""
 
-    def __init__(self, out_fd: int) -> None:
+    def __init__(self, out_fd: int, memory_limit: int = 0) -> None:
         self._fd = out_fd
+        self.memory_limit = memory_limit  # bytes; > 0: a MemoryError ends the worker (EXIT_MEMORY)
         self._packer = msgpack.Packer(use_bin_type=True)
         self.frame_packer = wire.new_packer()
         self._lock = threading.Lock()
@@ -81,9 +109,35 @@ class Worker:
                     view = view[os.write(self._fd, view):]
 
     def send_error(self, rid: int, session: str | None, e: BaseException) -> None:
+        """Answer request rid with e: "ExceptionType: message" for the client, the traceback in its own field
+        (the proxy logs it). A MemoryError under a memory limit ends the worker (exit_for_memory)."""
+        if isinstance(e, MemoryError) and self.memory_limit > 0:
+            self.exit_for_memory(rid, session, e)
         msg = {"op": "error", "id": rid, "session": session or "", "error": _error_text(e),
                "type": type(e).__name__}
+        if e.__traceback__ is not None and not isinstance(e, ProtocolError):
+            msg["traceback"] = _traceback_text(e)
         self.send(msg)
+
+    def exit_for_memory(self, rid: int, session: str | None, e: MemoryError) -> None:
+        """A node call reached the memory limit: answer it with a fatal error and exit with EXIT_MEMORY, so
+        the proxy replaces this worker (its memory may be fragmented or held by a node's state)."""
+        try:
+            tb = _traceback_text(e)
+        except MemoryError:
+            tb = ""
+        e.__traceback__ = None  # frees the frames (and what they allocated) before anything else is built
+        del e
+        gc.collect()
+        mib = self.memory_limit // (1 << 20)
+        try:
+            log.error("session %s: worker memory limit of %d MiB reached; exiting with status %d\n%s",
+                      session or "-", mib, EXIT_MEMORY, tb)
+            self.send({"op": "error", "id": rid, "session": session or "", "type": "MemoryError", "fatal": True,
+                       "error": f"MemoryError: worker memory limit of {mib} MiB reached", "traceback": tb})
+        finally:
+            sys.stderr.flush()
+            os._exit(EXIT_MEMORY)
 
     def ready(self) -> None:
         nodes = [registry.describe(name, cls) for name, cls in sorted(registry.registered_nodes().items())]
@@ -348,8 +402,10 @@ class Session:
             async for v in self.node.process(inputs()):
                 self.output(self.last_id, v, self.last_frame)
         except Exception as e:  # noqa: BLE001 - reported on the session's next request
+            if isinstance(e, MemoryError) and self.w.memory_limit > 0:
+                self.w.exit_for_memory(self.last_id, self.sid, e)
             self.pump_error = e
-            log.error("session %s: streaming node failed: %s", self.sid, _error_text(e))
+            log.error("session %s: streaming node failed: %s", self.sid, _traceback_text(e))
 
     def raise_pump_error(self) -> None:
         if self.pump_error is not None:
@@ -381,7 +437,7 @@ class Session:
         try:
             await self.close()
         except Exception as e:  # noqa: BLE001 - nobody is waiting for this reply
-            log.error("session %s: close: %s", self.sid, _error_text(e))
+            log.error("session %s: close: %s", self.sid, _traceback_text(e))
 
     async def abort(self) -> None:
         """End the session at worker shutdown: stop its task, then clean the node up."""
@@ -487,8 +543,8 @@ def load_nodes(modules: list[str], module_names: list[str]) -> None:
         log.info("--module-name %s: %s", name, registry.load_module_name(name))
 
 
-async def _amain(out_fd: int) -> None:
-    w = Worker(out_fd)
+async def _amain(out_fd: int, memory_limit: int = 0) -> None:
+    w = Worker(out_fd, memory_limit)
     w.ready()
     await w.run(0)
 
@@ -500,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--module-name", action="append", default=[], metavar="PKG.MOD",
                     help="an importable module whose nodes to register (repeatable)")
     ap.add_argument("--log-level", default=os.environ.get("REMOTEMEDIA_LOG_LEVEL", "INFO"))
+    ap.add_argument("--memory-limit", type=_byte_count, default=0, metavar="BYTES",
+                    help="limit the worker's data memory (RLIMIT_DATA) to BYTES; a node call that reaches it "
+                         f"fails with a fatal MemoryError and the worker exits with status {EXIT_MEMORY} "
+                         "(0 = no limit)")
     args = ap.parse_args(argv)
 
     out_fd = os.dup(1)  # the protocol stream; fd 1 and sys.stdout now go to stderr
@@ -508,12 +568,32 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        args.memory_limit = set_memory_limit(args.memory_limit)
+    except ImportError:  # no resource module (Windows): run, and say so
+        log.warning("--memory-limit %d: this platform cannot limit a process's memory; running without a limit",
+                    args.memory_limit)
+        args.memory_limit = 0
+    except (OSError, ValueError) as e:  # the kernel refused
+        log.error("--memory-limit %d: cannot set the memory limit: %s", args.memory_limit, _error_text(e))
+        return 2
+    try:
         load_nodes(args.module, args.module_name)
     except Exception as e:  # noqa: BLE001 - a bad --module is fatal, before "ready"
-        log.error("cannot load nodes: %s", _error_text(e))
+        log.error("cannot load nodes: %s", _traceback_text(e))
         return 2
-    _run(_amain(out_fd))
+    _run(_amain(out_fd, args.memory_limit))
     return 0
+
+
+def _byte_count(s: str) -> int:
+    """--memory-limit's value: a whole number of bytes, at least 0."""
+    try:
+        n = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a whole number of bytes") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{s!r} is negative (0 means no limit)")
+    return n
 
 
 def _run(main: Any) -> None:

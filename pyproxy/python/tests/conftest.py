@@ -7,6 +7,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,15 @@ FIXTURES = HERE / "fixtures"
 
 
 class WorkerClient:
-    """A `python -m remotemedia.worker` subprocess spoken to over its pipes, as the Go proxy does."""
+    """A `python -m remotemedia.worker` subprocess spoken to over its pipes, as the Go proxy does. A watchdog kills
+    it after deadline_s, so a read that would wait forever ends with EOFError instead."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, deadline_s: float = 60.0) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "remotemedia.worker", *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.watchdog = threading.Timer(deadline_s, self.proc.kill)
+        self.watchdog.daemon = True
+        self.watchdog.start()
         self.next_id = 0
         self.ready = self.read()
         assert self.ready["op"] == "ready", self.ready
@@ -42,7 +47,8 @@ class WorkerClient:
     def read(self) -> dict[str, Any]:
         header = self.proc.stdout.read(4)
         if len(header) < 4:
-            raise EOFError(f"worker closed its stdout; stderr:\n{self.proc.stderr.read().decode()}")
+            raise EOFError(f"worker closed its stdout (killed by the test's watchdog if it ran past its deadline); "
+                           f"stderr:\n{self.proc.stderr.read().decode()}")
         return msgpack.unpackb(self.proc.stdout.read(struct.unpack(">I", header)[0]), raw=False)
 
     def request(self, msg: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -67,13 +73,14 @@ class WorkerClient:
 def worker_factory():
     workers: list[WorkerClient] = []
 
-    def make(*args: str) -> WorkerClient:
-        w = WorkerClient(*args)
+    def make(*args: str, **kwargs: float) -> WorkerClient:
+        w = WorkerClient(*args, **kwargs)
         workers.append(w)
         return w
 
     yield make
     for w in workers:
+        w.watchdog.cancel()
         if w.proc.poll() is None:
             w.proc.kill()
             w.proc.wait()

