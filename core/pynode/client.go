@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/remotemedia/hybrid/core/frame"
@@ -27,6 +28,10 @@ var (
 	ErrRemote = errors.New("pynode: remote node failed")
 	// ErrResponse is returned for a proxy answer that cannot be understood.
 	ErrResponse = errors.New("pynode: bad response from proxy")
+	// ErrLateDropped is returned by a call whose reply says that outputs the
+	// node produced between calls were dropped (the proxy keeps a bounded
+	// number). The outputs that were kept are still handed on.
+	ErrLateDropped = errors.New("pynode: late outputs dropped")
 )
 
 // StatusError is a plain HTTP error answer of the proxy.
@@ -78,6 +83,8 @@ func sessionGone(err error) error {
 		reason = "the Python proxy is closed or has no worker"
 	case 504:
 		reason = "Python worker did not answer in time and was replaced"
+	case 410:
+		reason = "the session expired (idle too long)"
 	default:
 		return err
 	}
@@ -191,6 +198,7 @@ func (c *Client) stream(ctx context.Context, path string, body []byte, emit func
 	if err != nil {
 		return sessionGone(err)
 	}
+	var dropped int64
 	for len(raw) > 0 {
 		f, n, err := frame.UnmarshalPrefix(raw)
 		if err != nil {
@@ -200,9 +208,39 @@ func (c *Client) stream(ctx context.Context, path string, body []byte, emit func
 		if err := ErrorFrame(f); err != nil {
 			return err
 		}
+		if n, ok := lateDropped(f); ok {
+			dropped += n
+			continue
+		}
 		emit(f)
 	}
-	return nil
+	return droppedError(dropped)
+}
+
+// lateDropped reports the count of a proxy notice that late outputs of the
+// node were dropped (json, meta {"dropped_late_outputs": n}).
+func lateDropped(f *frame.Frame) (int64, bool) {
+	if f.Kind != frame.KindJSON {
+		return 0, false
+	}
+	v := reflect.ValueOf(f.Meta["dropped_late_outputs"])
+	switch {
+	case v.CanInt():
+		return v.Int(), true
+	case v.CanUint():
+		return int64(v.Uint()), true
+	case v.CanFloat():
+		return int64(v.Float()), true
+	}
+	return 0, false
+}
+
+// droppedError is the error of a call whose replies reported n dropped late outputs.
+func droppedError(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the proxy dropped %d outputs the node produced between calls (it keeps a bounded number; read them sooner)", ErrLateDropped, n)
 }
 
 // ErrorFrame returns the error (matching ErrRemote) that f reports when it is a

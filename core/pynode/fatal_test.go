@@ -27,6 +27,7 @@ func TestSessionGoneIsFatal(t *testing.T) {
 		{"worker died", 502, `{"error":"pyproxy: worker 42 died: signal: killed"}`, "Python worker died: pynode: proxy answered 502: pyproxy: worker 42 died: signal: killed; the node's session is gone"},
 		{"worker hung", 504, `{"error":"pyproxy: worker 42 did not answer within 30s"}`, "did not answer in time and was replaced"},
 		{"unknown session", 404, `{"error":"pyproxy: unknown session \"s1\""}`, "the Python proxy no longer has the session"},
+		{"session expired", 410, `{"error":"pyproxy: session \"s1\" expired after 5m0s idle"}`, "the session expired (idle too long)"},
 		{"proxy closed", 503, `{"error":"pyproxy: closed"}`, "the Python proxy is closed or has no worker"},
 		{"node exception", 422, `{"error":"pyproxy: node \"Upper\": ValueError: no"}`, ""},
 		{"bad frame", 400, `{"error":"pyproxy: bad frame"}`, ""},

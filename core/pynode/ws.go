@@ -191,12 +191,16 @@ func (s *wsSession) exchange(ctx context.Context, msg []byte, emit func(*frame.F
 		return &connError{err: fmt.Errorf("pynode: WebSocket %s: %w", s.url, err)}
 	}
 	var failed error
+	var dropped int64
 	for {
 		b, err := s.conn.Read(ctx)
 		if err != nil {
 			return &connError{err: fmt.Errorf("pynode: WebSocket %s: %w", s.url, err), reply: failed}
 		}
 		if len(b) == 0 {
+			if failed == nil {
+				return droppedError(dropped)
+			}
 			return failed
 		}
 		f, err := frame.Unmarshal(b)
@@ -211,6 +215,10 @@ func (s *wsSession) exchange(ctx context.Context, msg []byte, emit func(*frame.F
 				failed = err
 			}
 		case failed == nil && !(dropEOS && f.IsControl(frame.EndOfStream)):
+			if n, ok := lateDropped(f); ok {
+				dropped += n
+				break
+			}
 			emit(f)
 		}
 	}
