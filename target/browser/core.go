@@ -264,14 +264,42 @@ func joinComma(xs []any) string {
 	return b.String()
 }
 
+// statsJS gives each node's counters and times in µs: p50/p99 of its work time,
+// its mean work time (true even where the clock is coarse), p50/p99 of the time
+// its outputs waited for room downstream, and clock_us, the step of the clock
+// they were measured with.
 func statsJS(stats []sched.NodeStats) []any {
+	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
 	out := make([]any, len(stats))
 	for i, s := range stats {
+		mean := 0.0
+		if s.In > 0 {
+			mean = us(s.Work) / float64(s.In)
+		}
 		out[i] = map[string]any{"id": s.ID, "in": s.In, "out": s.Out, "dropped": s.Dropped, "errors": s.Errors,
-			"filtered": s.Filtered, "p50_us": float64(s.P50) / 1e3, "p99_us": float64(s.P99) / 1e3, "queue": s.QueueLen}
+			"filtered": s.Filtered, "p50_us": us(s.P50), "p99_us": us(s.P99), "work_mean_us": mean,
+			"blocked_p50_us": us(s.BlockedP50), "blocked_p99_us": us(s.BlockedP99), "clock_us": us(clockStep()),
+			"queue": s.QueueLen}
 	}
 	return out
 }
+
+// clockStep is the smallest step of the clock latencies are measured with. Go's
+// clock in a tab is performance.now(), which browsers coarsen to 5-100 µs (1 ms
+// in some) unless the page is cross-origin isolated: a node faster than that
+// measures 0 on most frames, so only its mean work time is meaningful.
+var clockStep = sync.OnceValue(func() time.Duration {
+	step := time.Duration(1<<63 - 1)
+	for range 3 {
+		t0 := time.Now()
+		t1 := time.Now()
+		for t1.Sub(t0) == 0 {
+			t1 = time.Now()
+		}
+		step = min(step, t1.Sub(t0))
+	}
+	return step
+})
 
 // process(id, {pcm, sampleRate, channels} | {wav}) -> {audio, events, stats}:
 // the whole input is cut into frames by runner.PCMSource, exactly as

@@ -12,6 +12,7 @@ import (
 	_ "unsafe" // go:linkname
 
 	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/target/internal/wasmguard"
 )
 
 // Default limits, the same as the server's (docs/wasm-abi.md, "Errors and limits").
@@ -75,6 +76,13 @@ func (h *browserHost) Compile(ctx context.Context, name string, wasm []byte) (wa
 	if h.closed {
 		return nil, fmt.Errorf("wasm: module %q: host is closed", name)
 	}
+	// Every memory.grow records a refusal (wasmguard.Watch), so that a trap after
+	// the cap refused to grow the memory is reported as the cap. A module
+	// wasmguard cannot read (an opcode past WebAssembly 2.0 that the browser
+	// knows) runs as given, and its traps fall back to instance.failure's rule.
+	if watched, err := wasmguard.Watch(wasm); err == nil {
+		wasm = watched
+	}
 	b, err := prepare(wasm, h.cfg.MemoryLimitPages)
 	if err != nil {
 		return nil, fmt.Errorf("wasm: module %q: %w", name, err)
@@ -120,6 +128,10 @@ func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (was
 		return nil, fmt.Errorf("wasm: instantiate %q: %w: no exported memory \"memory\"", m.name, wasmnode.ErrABI)
 	}
 	in.ref.Set("memory", in.mem)
+	if g := in.exports.Get(wasmguard.GrowRefusedExport); g.Type() == js.TypeObject && g.InstanceOf(m.h.wasm.Get("Global")) {
+		in.refused = g
+		in.ref.Set("refused", g) // cleared before every call (wrap in web/wasi-shim.js)
+	}
 	in.refreshView()
 	if start := in.Func("_initialize"); start != nil {
 		if err := start.Call(ctx, nil); err != nil {
@@ -138,7 +150,8 @@ type instance struct {
 	funcs   wasmnode.HostFuncs
 	exports js.Value
 	mem     js.Value
-	ref     js.Value // {memory, out, outLen} shared with the shim's imports
+	ref     js.Value // {memory, refused, out, outLen} shared with the shim's imports
+	refused js.Value // the __rm_grow_refused WebAssembly.Global (wasmguard.Watch), or undefined
 	view    js.Value // Uint8Array over mem.buffer
 	size    uint32   // view length in bytes
 	subs    []sub    // subarrays of view, re-used while the memory does not grow
@@ -340,7 +353,12 @@ func (in *instance) failure(name string, r any) error {
 		return fmt.Errorf("%s: %w: %w: %s", name, wasmnode.ErrTrap, wasmnode.ErrABI, jsErr.Value.Get("message").String())
 	}
 	limit := uint64(in.h.cfg.MemoryLimitPages) * 65536
-	if uint64(in.MemorySize())+65536 > limit {
+	if !in.refused.IsUndefined() && in.refused.Get("value").Int() != 0 {
+		// The guest trapped after a memory.grow was refused, however it went on.
+		return fmt.Errorf("%s: %w (cap %d pages = %d MiB; memory.grow refused at %d pages): %w: %s", name, wasmnode.ErrMemoryLimit,
+			in.h.cfg.MemoryLimitPages, limit>>20, in.MemorySize()/65536, wasmnode.ErrTrap, msg)
+	}
+	if in.refused.IsUndefined() && uint64(in.MemorySize())+65536 > limit {
 		return fmt.Errorf("%s: %w (cap %d pages = %d MiB): %w: %s", name, wasmnode.ErrMemoryLimit,
 			in.h.cfg.MemoryLimitPages, limit>>20, wasmnode.ErrTrap, msg)
 	}

@@ -118,10 +118,14 @@ func TestFailures(t *testing.T) {
 		pages     uint32
 		calls     int
 		expectErr error
+		notErr    error  // an error the call's must not wrap
 		expectMsg string // what the guest passed to rm.error
 	}{
 		{name: "trap on second frame", given: "trap.wasm", calls: 2, expectErr: wasmnode.ErrTrap},
 		{name: "growth past the page cap", given: "grow.wasm", pages: 8, calls: 1, expectErr: wasmnode.ErrMemoryLimit},
+		{name: "growth 16 pages at a time past the cap, then a write through the -1", given: "grow16.wasm", pages: 32, calls: 1, expectErr: wasmnode.ErrMemoryLimit},
+		{name: "a refused growth counts for its own call only", given: "growfail.wasm", pages: 32, calls: 2,
+			expectErr: wasmnode.ErrTrap, notErr: wasmnode.ErrMemoryLimit, expectMsg: "growfail.wasm: no memory for this frame"},
 		{name: "guest error is not a trap", given: "fail.wasm", calls: 1, expectMsg: "fail.wasm: this node rejects every frame"},
 	}
 	for _, tc := range tests {
@@ -137,7 +141,7 @@ func TestFailures(t *testing.T) {
 				stack := frameIn(t, in, uint64(i), make([]byte, 64))
 				callErr = in.Func("rm_process").Call(ctx, stack)
 			}
-			if !errors.Is(callErr, tc.expectErr) || (tc.expectErr == nil) != (callErr == nil) {
+			if !errors.Is(callErr, tc.expectErr) || (tc.expectErr == nil) != (callErr == nil) || tc.notErr != nil && errors.Is(callErr, tc.notErr) {
 				t.Fatalf("got %v, want %v", callErr, tc.expectErr)
 			}
 			if msg != tc.expectMsg {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/remotemedia/hybrid/target/internal/wasmguard"
 )
 
 //go:generate sh -c "for f in testdata/*.wat; do wat2wasm -o $DOLLAR{f%.wat}.wasm $DOLLAR{f}; done"
@@ -359,40 +362,70 @@ func TestGuardRejects(t *testing.T) {
 	}
 }
 
-// maxFuzzSeed keeps the 1.8 MB Go module out of the fuzz corpus: mutating it
-// stalls the fuzzer, and TestGuardDifferential covers it.
+// maxFuzzSeed keeps the 1.8 MB Go module out of the corpus the fuzzer mutates:
+// mutating it stalls the fuzzer. Plain `go test` runs it as a seed like the others.
 const maxFuzzSeed = 64 << 10
 
-// FuzzInstrument: guard never panics, and whatever it accepts of a module
-// wazero validates still validates after instrumentation.
+// FuzzInstrument: Guard and Watch never panic on any bytes, and whenever
+// wazero compiles a module, Guard and Watch accept it
+// (unless it already exports one of the names they add) and wazero compiles
+// what they return. Seeded with every built module: the standard ones, the
+// test modules and testdata/*.wasm; crashers are kept in testdata/fuzz.
 func FuzzInstrument(f *testing.F) {
+	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
+	seeds := 0
 	for _, dir := range []string{buildDir, filepath.Join(buildDir, "test"), "testdata"} {
 		paths, _ := filepath.Glob(filepath.Join(dir, "*.wasm"))
 		for _, p := range paths {
-			if wasm, err := os.ReadFile(p); err == nil && len(wasm) <= maxFuzzSeed {
+			if wasm, err := os.ReadFile(p); err == nil && (!fuzzing || len(wasm) <= maxFuzzSeed) {
 				f.Add(wasm)
+				seeds++
 			}
 		}
 	}
+	if seeds < 20 && os.Getenv("CI") != "" {
+		f.Fatalf("only %d modules to seed from: run `make modules`", seeds)
+	}
 	f.Add(oneFunc([]byte{0, 0x03, 0x40, 0x0b, 0x0b}))
+	f.Add(oneFunc([]byte{0, 0x41, 0x01, 0x40, 0x00, 0x1a, 0x0b}, 5, 3, 1, 0, 1)) // memory.grow
 	ctx := context.Background()
+	// The interpreter validates exactly as the host's compiler does (both run
+	// wazero's module validation) and compiles about ten times faster, which
+	// is what the fuzzer's throughput hangs on; TestGuardDifferential compiles
+	// and runs every built module with the compiler.
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		guarded, err := guard(wasm)
-		if err != nil || len(wasm) > maxFuzzSeed {
-			return
+		guarded, guardErr := guard(wasm)
+		watched, watchErr := wasmguard.Watch(wasm)
+		if err := wasmguard.CheckCounts(wasm); err != nil {
+			if guardErr == nil || watchErr == nil {
+				t.Fatalf("Guard (%v) and Watch (%v) accept what CheckCounts rejects: %v", guardErr, watchErr, err)
+			}
+			return // wazero would size its slices by those counts (bounds.go): the host never gives it such a module
 		}
 		orig, err := rt.CompileModule(ctx, wasm)
 		if err != nil {
 			return
 		}
 		_ = orig.Close(ctx)
-		cm, err := rt.CompileModule(ctx, guarded)
-		if err != nil {
-			t.Fatalf("the module compiles, its instrumented version does not: %v", err)
+		for _, tc := range []struct {
+			name string
+			out  []byte
+			err  error
+		}{{"Guard", guarded, guardErr}, {"Watch", watched, watchErr}} {
+			if tc.err != nil {
+				if !strings.Contains(tc.err.Error(), "already exports") {
+					t.Fatalf("wazero compiles the module, %s rejects it: %v", tc.name, tc.err)
+				}
+				continue
+			}
+			cm, err := rt.CompileModule(ctx, tc.out)
+			if err != nil {
+				t.Fatalf("wazero compiles the module, not what %s made of it: %v", tc.name, err)
+			}
+			_ = cm.Close(ctx)
 		}
-		_ = cm.Close(ctx)
 	})
 }
 
@@ -440,5 +473,40 @@ func BenchmarkGuard(b *testing.B) {
 		if _, err := guard(wasm); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCompileRejectsHugeCounts: wazero sizes its slices by the counts a module
+// declares before it reads the entries, so a few bytes declaring 2^31 element
+// segments or 2^32-1 locals made it allocate tens of GB and the process die
+// (FuzzInstrument found the first). The host rejects them with a clear error.
+func TestCompileRejectsHugeCounts(t *testing.T) {
+	tests := []struct {
+		name      string
+		given     []byte
+		expectMsg string
+	}{
+		{name: "element segments", given: oneFunc([]byte{0, 0x0b}, 9, 5, 0xff, 0xff, 0xff, 0xff, 0x07),
+			expectMsg: "section id 9: declared counts out of bounds"},
+		{name: "data segments", given: append(oneFunc([]byte{0, 0x0b}, 5, 3, 1, 0, 1), 11, 5, 0xff, 0xff, 0xff, 0xff, 0x07),
+			expectMsg: "section id 11: declared counts out of bounds"},
+		{name: "locals", given: oneFunc([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b}),
+			expectMsg: "function body 0: 4294967295 locals, over 50000"},
+		{name: "function names", given: append(oneFunc([]byte{0, 0x0b}), 0, 13, 4, 'n', 'a', 'm', 'e', 1, 6, 0xff, 0xff, 0xff, 0xff, 0x07, 0),
+			expectMsg: "name subsection 1"},
+	}
+	ctx := context.Background()
+	h, err := New(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.Compile(ctx, "huge.wasm", tt.given)
+			if !errors.Is(err, ErrGuard) || !errors.Is(err, wasmguard.ErrCounts) || !strings.Contains(err.Error(), tt.expectMsg) {
+				t.Fatalf("error %v, want ErrGuard and ErrCounts with %q", err, tt.expectMsg)
+			}
+		})
 	}
 }

@@ -159,6 +159,9 @@ func TestFailuresAndRecovery(t *testing.T) {
 		{name: "grow hits the memory cap", module: "grow",
 			given:     []*frame.Frame{audio(0, 960, 0.1)},
 			expectErr: []error{wasmnode.ErrMemoryLimit}, expectMsg: "cap 32 pages"},
+		{name: "grow 16 pages at a time, then write through the refused -1", module: "grow16",
+			given:     []*frame.Frame{audio(0, 960, 0.1)},
+			expectErr: []error{wasmnode.ErrMemoryLimit}, expectMsg: "cap 32 pages = 2 MiB; memory.grow refused at 18 pages): wasm: module trapped: wasm error: out of bounds memory access"},
 		{name: "fail reports the guest's message and keeps the instance", module: "fail",
 			given:     []*frame.Frame{audio(0, 960, 0.1), audio(1, 960, 0.1)},
 			expectErr: []error{wasmnode.ErrGuest, wasmnode.ErrGuest}, expectMsg: "status 7: fail.wasm: this node rejects every frame"},
@@ -172,6 +175,22 @@ func TestFailuresAndRecovery(t *testing.T) {
 			n := mustNode(t, h, tt.module)
 			runFrames(t, n, tt, nil)
 		})
+	}
+}
+
+// TestGrowRefusalCountsForItsCallOnly: a memory.grow the guest was refused and
+// coped with (it failed the frame) does not turn a later call's trap into the
+// memory cap.
+func TestGrowRefusalCountsForItsCallOnly(t *testing.T) {
+	needModules(t)
+	n := mustNode(t, newHost(t, host.Config{MemoryLimitPages: 32}), "growfail")
+	var out outputs
+	if err := n.Process(context.Background(), 0, audio(0, 960, 0.1), out.emit); !errors.Is(err, wasmnode.ErrGuest) {
+		t.Fatalf("frame 0: %v, want ErrGuest (the guest's own failure)", err)
+	}
+	err := n.Process(context.Background(), 0, audio(1, 960, 0.1), out.emit)
+	if !errors.Is(err, wasmnode.ErrTrap) || errors.Is(err, wasmnode.ErrMemoryLimit) {
+		t.Fatalf("frame 1: %v, want a trap that is not ErrMemoryLimit", err)
 	}
 }
 

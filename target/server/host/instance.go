@@ -49,10 +49,11 @@ func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (was
 	in.mod = mod
 	in.interrupt, _ = mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
 	in.budget, _ = mod.ExportedGlobal(budgetExport).(api.MutableGlobal)
+	in.refused, _ = mod.ExportedGlobal(growRefusedExport).(api.MutableGlobal)
 	in.mem = mod.ExportedMemory("memory")
 	switch {
-	case m.guarded && (in.interrupt == nil || in.budget == nil): // guard always adds them
-		err = fmt.Errorf("%w: no globals %q and %q", ErrGuard, interruptExport, budgetExport)
+	case m.guarded && (in.interrupt == nil || in.budget == nil || in.refused == nil): // guard always adds them
+		err = fmt.Errorf("%w: no globals %q, %q and %q", ErrGuard, interruptExport, budgetExport, growRefusedExport)
 	case in.mem == nil:
 		err = fmt.Errorf("%w: no exported memory \"memory\"", wasmnode.ErrABI)
 	}
@@ -84,6 +85,7 @@ type instance struct {
 	mem       api.Memory
 	interrupt api.MutableGlobal // guard's interruptExport: 1 makes the guest trap
 	budget    api.MutableGlobal // guard's budgetExport: 0 sends the guest to its safe point
+	refused   api.MutableGlobal // guard's growRefusedExport: 1 after a memory.grow returned -1
 	funcs     wasmnode.HostFuncs
 	ctx       context.Context // carries instanceKey; its Done is nil so calls stay cheap
 
@@ -140,7 +142,20 @@ func (in *instance) failure(name string, err error, timedOut bool) error {
 	if errors.As(err, &exit) {
 		return fmt.Errorf("%s: %w: proc_exit(%d)", name, wasmnode.ErrTrap, exit.ExitCode())
 	}
-	if limit := in.h.memoryLimitBytes(); uint64(in.mem.Size())+65536 > limit {
+	pages := in.mem.Size() / 65536
+	if in.refused != nil && in.refused.Get() != 0 {
+		// The guest trapped after a memory.grow was refused, however it went
+		// on (a trap, or a write through the -1 it got back). Call clears it.
+		if max, ok := in.mem.Definition().Max(); ok && max < in.h.cfg.MemoryLimitPages {
+			return fmt.Errorf("%s: %w (the module's own maximum of %d pages; memory.grow refused at %d pages): %w: %v",
+				name, wasmnode.ErrMemoryLimit, max, pages, wasmnode.ErrTrap, err)
+		}
+		return fmt.Errorf("%s: %w (cap %d pages = %d MiB; memory.grow refused at %d pages): %w: %v", name,
+			wasmnode.ErrMemoryLimit, in.h.cfg.MemoryLimitPages, in.h.memoryLimitBytes()>>20, pages, wasmnode.ErrTrap, err)
+	}
+	// A trusted module is not instrumented: a trap with less than a page left
+	// is taken for the cap.
+	if limit := in.h.memoryLimitBytes(); in.refused == nil && uint64(in.mem.Size())+65536 > limit {
 		return fmt.Errorf("%s: %w (cap %d pages = %d MiB): %w: %v", name, wasmnode.ErrMemoryLimit,
 			in.h.cfg.MemoryLimitPages, limit>>20, wasmnode.ErrTrap, err)
 	}
@@ -162,6 +177,9 @@ func (f *function) Call(ctx context.Context, stack []uint64) error {
 		return err
 	}
 	in := f.in
+	if in.refused != nil {
+		in.refused.Set(0) // a refusal the guest coped with in an earlier call does not count
+	}
 	in.started.Store(in.h.tick.Load() + 1)
 	err := f.fn.CallWithStack(in.ctx, stack)
 	if timedOut := in.started.Swap(0) == stopped; timedOut || err != nil {
