@@ -5,6 +5,8 @@ JSEXEC  := $(GOROOT)/lib/wasm/go_js_wasm_exec
 LISTEN  ?= 127.0.0.1:8080
 FUZZTIME ?= 8s
 BIN     := bin/remotemedia
+# What `remotemedia --version` prints: a release tag, else the commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
 .PHONY: all deps bench-deps modules browser build run test test-go test-js test-fuzz test-python test-e2e lint bench docs clean
 
@@ -20,7 +22,7 @@ browser:
 	$(MAKE) -C web
 
 build: modules browser
-	$(GO) build -trimpath -o $(BIN) ./target/server/cmd/remotemedia
+	$(GO) build -trimpath -ldflags "-X github.com/remotemedia/hybrid/target/server/cli.version=$(VERSION)" -o $(BIN) ./target/server/cmd/remotemedia
 
 run: deps build
 	$(BIN) serve --listen $(LISTEN)
@@ -45,6 +47,7 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./core/def
 	$(GO) test -run='^$$' -fuzz=FuzzUnmarshal -fuzztime=$(FUZZTIME) ./core/frame
 	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./core/wavio
+	$(GO) test -run='^$$' -fuzz=FuzzInstrument -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./target/server/host
 
 test-python:
 	.venv/bin/python -m pytest -q pyproxy/python/tests
@@ -64,4 +67,4 @@ docs: build
 
 clean:
 	$(MAKE) -C wasm-modules clean
-	rm -rf bin web/dist/*.wasm web/dist/wasm_exec.js
+	rm -rf bin web/dist/*.wasm web/dist/*.wasm.br web/dist/*.wasm.gz web/dist/*.wasm.sha256 web/dist/wasm_exec.js

@@ -187,7 +187,7 @@ func TestCloseLeavesNoProcesses(t *testing.T) {
 	}
 	// SIGKILL reaches the worker's own children asynchronously; it must reach them.
 	waitFor(t, fmt.Sprintf("the worker's child %d to die", grandchild), func() bool { return !alive(grandchild) })
-	if _, err := p.Open(context.Background(), "Echo", nil); !errors.Is(err, ErrClosed) {
+	if _, err := p.Open(context.Background(), "Echo", nil, Caller{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Open after Close = %v, want ErrClosed", err)
 	}
 }

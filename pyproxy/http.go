@@ -29,10 +29,12 @@ func (p *Proxy) Handler() http.Handler {
 	return e
 }
 
-// Register mounts the API on e under prefix ("" or e.g. "/py"), with its own auth,
-// CORS, body-limit and error-rendering middleware scoped to those routes.
+// Register mounts the API on e under prefix ("" or e.g. "/py"), with its own
+// Host/Origin guard (Guard), CORS, auth, body-limit and error-rendering
+// middleware scoped to those routes. With AllowOrigins, every route also answers
+// CORS preflights (OPTIONS), so they win over a catch-all route of e.
 func (p *Proxy) Register(e *echo.Echo, prefix string) {
-	mws := []echo.MiddlewareFunc{p.renderErrors}
+	mws := []echo.MiddlewareFunc{p.renderErrors, Guard(GuardConfig{AllowHosts: p.cfg.AllowHosts, AllowOrigins: p.cfg.AllowOrigins})}
 	if len(p.cfg.AllowOrigins) > 0 {
 		mws = append(mws, middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: p.cfg.AllowOrigins,
@@ -40,7 +42,7 @@ func (p *Proxy) Register(e *echo.Echo, prefix string) {
 			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
 		}))
 	}
-	mws = append(mws, p.auth(prefix+"/healthz"), middleware.BodyLimit(p.cfg.BodyLimit))
+	mws = append(mws, p.auth(prefix+"/healthz"), p.bodyDeadline, middleware.BodyLimit(p.cfg.BodyLimit))
 	g := e.Group(prefix, mws...)
 	g.GET("/healthz", p.healthz)
 	g.GET("/metrics", func(c echo.Context) error {
@@ -59,6 +61,47 @@ func (p *Proxy) Register(e *echo.Echo, prefix string) {
 		return c.NoContent(http.StatusNoContent)
 	})
 	g.GET("/v1/sessions/:id/ws", p.websocket)
+	if len(p.cfg.AllowOrigins) > 0 {
+		// The CORS middleware answers these; without the routes a catch-all of e would.
+		for _, path := range []string{"/healthz", "/metrics", "/v1/nodes", "/v1/sessions", "/v1/sessions/:id", "/v1/sessions/:id/frames", "/v1/sessions/:id/flush", "/v1/sessions/:id/ws"} {
+			g.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+		}
+	}
+}
+
+// bodyDeadline gives a request that has a body Config.BodyTimeout to send all
+// of it: a client sending slowly gets its connection closed, and the request
+// fails. The deadline is lifted once the body is read, so a long answer (a slow
+// node) is not cut. (http.Server.ReadTimeout would cancel such a request when it
+// expires, so the proxy does not use it.)
+func (p *Proxy) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return next(c)
+		}
+		rc := http.NewResponseController(c.Response().Writer)
+		if rc.SetReadDeadline(time.Now().Add(p.cfg.BodyTimeout)) != nil {
+			return next(c) // not a net/http connection (a test recorder)
+		}
+		r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+		return next(c)
+	}
+}
+
+// deadlineBody lifts the read deadline when the body has been read.
+type deadlineBody struct {
+	io.ReadCloser
+	lift func()
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && b.lift != nil {
+		b.lift()
+		b.lift = nil
+	}
+	return n, err
 }
 
 // Serve serves the API on ln until ctx ends. It refuses a non-loopback listener
@@ -68,7 +111,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -81,26 +124,46 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	return srv.Shutdown(sctx)
 }
 
-// auth requires the bearer token (also accepted as ?token= on WebSocket routes,
-// which browsers cannot give headers) on every route but open.
+// Keys of what auth found out about the caller, in the echo.Context.
+const (
+	ctxAuthed  = "pyproxy.authed"  // bool: the caller gave Token or OperatorToken
+	ctxTrusted = "pyproxy.trusted" // bool: the caller gave OperatorToken
+)
+
+// auth requires the bearer token (Token or OperatorToken; also accepted as
+// ?token= on WebSocket routes, which browsers cannot give headers) on every route
+// but open, and notes in the context whether the caller gave one and which.
+// The scheme "Bearer" is matched case-insensitively.
 func (p *Proxy) auth(open string) echo.MiddlewareFunc {
-	want := []byte("Bearer " + p.cfg.Token)
+	match := func(got, want string) bool {
+		return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if p.cfg.Token == "" || c.Request().URL.Path == open {
+			got := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
+			if got == "" && strings.HasSuffix(c.Path(), "/ws") {
+				got = c.QueryParam("token")
+			}
+			trusted := match(got, p.cfg.OperatorToken)
+			authed := trusted || match(got, p.cfg.Token)
+			c.Set(ctxAuthed, authed)
+			c.Set(ctxTrusted, trusted)
+			if authed || p.cfg.Token == "" || c.Request().URL.Path == open {
 				return next(c)
 			}
-			got := c.Request().Header.Get(echo.HeaderAuthorization)
-			if got == "" && strings.HasSuffix(c.Path(), "/ws") && c.QueryParam("token") != "" {
-				got = "Bearer " + c.QueryParam("token")
-			}
-			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="pyproxy"`)
-				return echo.NewHTTPError(http.StatusUnauthorized, "pyproxy: missing or wrong bearer token")
-			}
-			return next(c)
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="pyproxy"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "pyproxy: missing or wrong bearer token")
 		}
 	}
+}
+
+// bearer returns the token of an Authorization header of scheme Bearer (any case), or "".
+func bearer(h string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
 }
 
 // renderErrors writes every error of the API's routes as JSON {"error": "..."}
@@ -123,10 +186,14 @@ func errorBody(err error) (int, map[string]any) {
 	case errors.As(err, &he):
 		body["error"] = fmt.Sprint(he.Message)
 		return he.Code, body
-	case errors.Is(err, ErrBadFrame), errors.Is(err, ErrConfig):
+	case errors.Is(err, ErrBadFrame), errors.Is(err, ErrConfig), errors.Is(err, ErrOperatorParam):
 		return http.StatusBadRequest, body
 	case errors.Is(err, ErrUnknownSession), errors.Is(err, ErrUnknownNodeType):
 		return http.StatusNotFound, body
+	case errors.Is(err, ErrSessionExpired):
+		return http.StatusGone, body
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusUnprocessableEntity, body
 	case errors.Is(err, ErrSessionCap):
 		return http.StatusTooManyRequests, body
 	case errors.Is(err, ErrNode):
@@ -149,7 +216,12 @@ func (p *Proxy) healthz(c echo.Context) error {
 			status = http.StatusOK
 		}
 	}
-	return c.JSON(status, map[string]any{"ok": status == http.StatusOK, "workers": workers})
+	if authed, _ := c.Get(ctxAuthed).(bool); !authed {
+		for i := range workers {
+			workers[i].PID = 0 // process ids are for the operator's eyes
+		}
+	}
+	return c.JSON(status, map[string]any{"ok": status == http.StatusOK, "python": true, "workers": workers})
 }
 
 func (p *Proxy) openSession(c echo.Context) error {
@@ -163,7 +235,9 @@ func (p *Proxy) openSession(c echo.Context) error {
 	if req.NodeType == "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "pyproxy: node_type is required")
 	}
-	id, err := p.Open(c.Request().Context(), req.NodeType, req.Params)
+	trusted, _ := c.Get(ctxTrusted).(bool)
+	client, _, _ := net.SplitHostPort(c.Request().RemoteAddr) // not X-Forwarded-For: a client can write that
+	id, err := p.Open(c.Request().Context(), req.NodeType, req.Params, Caller{Trusted: trusted, Client: client})
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,9 @@ func TestAuth(t *testing.T) {
 		{name: "no token", path: "/v1/nodes", expectStatus: 401},
 		{name: "wrong token", path: "/v1/nodes", header: map[string]string{"Authorization": "Bearer nope"}, expectStatus: 401},
 		{name: "token", path: "/v1/nodes", header: map[string]string{"Authorization": "Bearer s3cret"}, expectStatus: 200},
+		{name: "scheme in lower case", path: "/v1/nodes", header: map[string]string{"Authorization": "bearer s3cret"}, expectStatus: 200},
+		{name: "scheme in upper case", path: "/v1/nodes", header: map[string]string{"Authorization": "BEARER s3cret"}, expectStatus: 200},
+		{name: "other scheme", path: "/v1/nodes", header: map[string]string{"Authorization": "Basic s3cret"}, expectStatus: 401},
 		{name: "metrics need the token", path: "/metrics", expectStatus: 401},
 		{name: "healthz is open", path: "/healthz", expectStatus: 200},
 	}

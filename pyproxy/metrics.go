@@ -9,7 +9,7 @@ import (
 )
 
 // metrics are exposed in the Prometheus text format by a small hand-written
-// exposition: nine series do not justify client_golang's dependency tree
+// exposition: a dozen series do not justify client_golang's dependency tree
 // (protobuf, procfs, client_model, common).
 type metrics struct {
 	sessions atomic.Int64 // open now
@@ -18,6 +18,7 @@ type metrics struct {
 	opened   atomic.Int64
 	restarts atomic.Int64
 	dropped  atomic.Int64
+	expired  atomic.Int64 // sessions ended by SessionIdle
 	requests labeled
 	errors   labeled
 	latency  histogram
@@ -106,6 +107,7 @@ func (p *Proxy) writeMetrics(w io.Writer) {
 	gauge("pyproxy_sessions_opened_total", "Sessions opened.", "counter", p.m.opened.Load())
 	gauge("pyproxy_worker_restarts_total", "Workers restarted after dying or hanging.", "counter", p.m.restarts.Load())
 	gauge("pyproxy_late_outputs_dropped_total", "Streaming outputs dropped because nobody collected them.", "counter", p.m.dropped.Load())
+	gauge("pyproxy_sessions_expired_total", "Sessions ended because they were idle for SessionIdle.", "counter", p.m.expired.Load())
 	fmt.Fprint(w, "# HELP pyproxy_requests_total Worker requests by op.\n# TYPE pyproxy_requests_total counter\n")
 	p.m.requests.write(w, "pyproxy_requests_total", "op")
 	fmt.Fprint(w, "# HELP pyproxy_errors_total Failed worker requests by cause (node, died, timeout, other).\n# TYPE pyproxy_errors_total counter\n")

@@ -11,12 +11,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
@@ -44,6 +48,7 @@ type Proxy struct {
 	changed    chan struct{} // closed and replaced when slots change
 	nodes      []NodeType
 	sessions   map[string]*session
+	clients    map[string]int  // open and opening sessions per client address
 	opening    int             // sessions being opened, counted against MaxSessions
 	tombstones map[string]tomb // failed sessions -> why
 	tombOrder  []string
@@ -53,13 +58,18 @@ type Proxy struct {
 type session struct {
 	id       string
 	nodeType string
+	client   string // the address that opened it, for MaxSessionsPerClient ("" not counted)
 	w        *worker
 	calls    sync.Mutex    // serializes the requests of the session
 	notify   chan struct{} // signalled when late outputs arrive or the session fails
+	used     atomic.Int64  // when a request last started or ended (unix ns), for SessionIdle
+	busy     atomic.Int32  // requests running and WebSockets open: the session is not idle
+	orphaned atomic.Bool   // its WebSocket closed and nothing used it since: SocketGrace applies
 
-	mu   sync.Mutex
-	late [][]byte // outputs that arrived between requests (streaming nodes)
-	err  error    // set when the session's worker failed
+	mu      sync.Mutex
+	late    [][]byte // outputs that arrived between requests (streaming nodes)
+	dropped int      // late outputs dropped (maxLate overflow) since the client was last told
+	err     error    // set when the session's worker failed or the session expired
 }
 
 func (s *session) signal() {
@@ -69,13 +79,16 @@ func (s *session) signal() {
 	}
 }
 
-func (s *session) takeLate() ([][]byte, error) {
+func (s *session) takeLate() ([][]byte, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	late := s.late
-	s.late = nil
-	return late, s.err
+	late, dropped := s.late, s.dropped
+	s.late, s.dropped = nil, 0
+	return late, dropped, s.err
 }
+
+// touch marks the session used now.
+func (s *session) touch() { s.used.Store(time.Now().UnixNano()) }
 
 // New starts the workers and returns once every one of them has reported ready.
 // ctx bounds only the start-up; the workers run until Close.
@@ -88,9 +101,11 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	p := &Proxy{
 		cfg: cfg, bodyLimit: limit, log: cfg.Logger, ctx: pctx, cancel: cancel,
 		slots: make([]*worker, cfg.Workers), changed: make(chan struct{}),
-		sessions: map[string]*session{}, tombstones: map[string]tomb{},
+		sessions: map[string]*session{}, clients: map[string]int{}, tombstones: map[string]tomb{},
 	}
 	p.m.init()
+	p.wg.Add(1)
+	go p.expireIdle()
 	first := make(chan error, cfg.Workers)
 	for i := range cfg.Workers {
 		p.wg.Add(1)
@@ -174,10 +189,10 @@ func (p *Proxy) setSlot(slot int, w *worker) {
 func (p *Proxy) failSessions(w *worker) {
 	p.mu.Lock()
 	var failed []*session
-	for id, s := range p.sessions {
+	for _, s := range p.sessions {
 		if s.w == w {
 			failed = append(failed, s)
-			delete(p.sessions, id)
+			p.drop(s)
 			p.tombstone(s, w.cause)
 		}
 	}
@@ -189,6 +204,94 @@ func (p *Proxy) failSessions(w *worker) {
 		s.signal()
 	}
 	p.m.sessions.Add(-int64(len(failed)))
+}
+
+// drop removes an open session from the books; p.mu is held.
+func (p *Proxy) drop(s *session) {
+	delete(p.sessions, s.id)
+	p.release(s.client)
+}
+
+// release gives back a client's session slot; p.mu is held.
+func (p *Proxy) release(client string) {
+	if client == "" {
+		return
+	}
+	if p.clients[client]--; p.clients[client] <= 0 {
+		delete(p.clients, client)
+	}
+}
+
+// expireIdle ends, until Close, the sessions unused for Config.SessionIdle.
+func (p *Proxy) expireIdle() {
+	defer p.wg.Done()
+	every := min(max(min(p.cfg.SessionIdle, p.cfg.SocketGrace)/2, 10*time.Millisecond), 30*time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		p.mu.Lock()
+		var idle []*session
+		for _, s := range p.sessions {
+			if p.idle(s, now) {
+				idle = append(idle, s)
+			}
+		}
+		p.mu.Unlock()
+		for _, s := range idle {
+			p.expire(s, now)
+		}
+	}
+}
+
+// idle reports whether s has been unused long enough to end: SessionIdle, or
+// SocketGrace since its WebSocket closed.
+func (p *Proxy) idle(s *session, now time.Time) bool {
+	limit := p.cfg.SessionIdle
+	if s.orphaned.Load() {
+		limit = min(limit, p.cfg.SocketGrace)
+	}
+	return s.busy.Load() == 0 && s.used.Load() < now.Add(-limit).UnixNano()
+}
+
+// expire ends s if it is still idle: later requests get ErrSessionExpired.
+func (p *Proxy) expire(s *session, now time.Time) {
+	if !s.calls.TryLock() { // a request is running: not idle
+		return
+	}
+	defer s.calls.Unlock()
+	why := fmt.Sprintf("was not used for %s", p.cfg.SessionIdle)
+	if s.orphaned.Load() {
+		why = fmt.Sprintf("was not used for %s after its WebSocket closed", p.cfg.SocketGrace)
+	}
+	err := fmt.Errorf("%w: session %s (%s) %s", ErrSessionExpired, s.id, s.nodeType, why)
+	p.mu.Lock()
+	if p.sessions[s.id] != s || !p.idle(s, now) {
+		p.mu.Unlock()
+		return
+	}
+	p.drop(s)
+	p.tombstone(s, err)
+	p.mu.Unlock()
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+	s.signal()
+	p.m.sessions.Add(-1)
+	s.w.sessions.Add(-1)
+	p.m.expired.Add(1)
+	p.log.Info("pyproxy: session expired", "session", s.id, "node_type", s.nodeType, "idle", p.cfg.SessionIdle)
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.CallTimeout)
+	defer cancel()
+	p.m.requests.inc("close")
+	if err := p.call(ctx, s, request{op: "close", session: s.id}, sink{emit: discard}); err != nil && !errors.Is(err, ErrWorkerDied) {
+		p.log.Warn("pyproxy: closing an expired session", "session", s.id, "err", err)
+	}
 }
 
 // tomb is what is remembered of a failed session.
@@ -215,14 +318,22 @@ func (p *Proxy) deliverLate(id string, f []byte) {
 	if s == nil {
 		return
 	}
+	s.keepLate(f, p.m.dropped.Add)
+	s.signal()
+}
+
+// keepLate queues a late output; when maxLate are queued already it drops the
+// oldest, counts it for the session's client and calls dropped(1).
+func (s *session) keepLate(f []byte, dropped func(int64) int64) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.late) >= maxLate {
+		s.late[0] = nil
 		s.late = s.late[1:]
-		p.m.dropped.Add(1)
+		s.dropped++
+		dropped(1)
 	}
 	s.late = append(s.late, f)
-	s.mu.Unlock()
-	s.signal()
 }
 
 // Nodes returns the node types the workers registered.
@@ -234,8 +345,9 @@ func (p *Proxy) Nodes() []NodeType {
 
 // WorkerInfo describes one worker slot.
 type WorkerInfo struct {
-	Slot     int  `json:"slot"`
-	PID      int  `json:"pid"`
+	Slot int `json:"slot"`
+	// PID is 0 while the slot restarts; /healthz shows it only to a caller with the token.
+	PID      int  `json:"pid,omitempty"`
 	Alive    bool `json:"alive"`
 	Sessions int  `json:"sessions"`
 }
@@ -268,10 +380,34 @@ func (p *Proxy) Close() error {
 	return nil
 }
 
-// Open starts a session of a registered node type and returns its id.
-func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any) (string, error) {
-	if err := p.knownType(nodeType); err != nil {
+// Caller says who opens a session.
+type Caller struct {
+	// Trusted is the operator (a definition given to run, a holder of
+	// Config.OperatorToken): it may set operator-only params and is not counted
+	// against MaxSessionsPerClient.
+	Trusted bool
+	// Client is the caller's address (its IP) for MaxSessionsPerClient; "" is not counted.
+	Client string
+}
+
+// Open starts a session of a registered node type and returns its id. params
+// are merged over Config.NodeParams of the type; an operator-only param set by a
+// caller that is not Trusted fails with ErrOperatorParam, a type that cannot run
+// here with ErrUnavailable.
+func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any, by Caller) (string, error) {
+	nt, err := p.nodeType(nodeType)
+	if err != nil {
 		return "", err
+	}
+	if params, err = p.mergeParams(nt, params, by.Trusted); err != nil {
+		return "", err
+	}
+	if nt.Unavailable != "" {
+		return "", fmt.Errorf("%w: %s cannot run on this server: %s", ErrUnavailable, nodeType, nt.Unavailable)
+	}
+	client := by.Client
+	if by.Trusted {
+		client = ""
 	}
 	p.mu.Lock()
 	switch {
@@ -281,12 +417,23 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 	case len(p.sessions)+p.opening >= p.cfg.MaxSessions:
 		p.mu.Unlock()
 		return "", fmt.Errorf("%w (%d open)", ErrSessionCap, p.cfg.MaxSessions)
+	case client != "" && p.clients[client] >= p.cfg.MaxSessionsPerClient:
+		p.mu.Unlock()
+		return "", fmt.Errorf("%w: %s has %d sessions open, the most one client may have; close some (DELETE /v1/sessions/:id)",
+			ErrSessionCap, client, p.cfg.MaxSessionsPerClient)
 	}
 	p.opening++
+	if client != "" {
+		p.clients[client]++
+	}
 	p.mu.Unlock()
+	opened := false
 	defer func() {
 		p.mu.Lock()
 		p.opening--
+		if !opened {
+			p.release(client)
+		}
 		p.mu.Unlock()
 	}()
 
@@ -296,7 +443,8 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 	if err != nil {
 		return "", err
 	}
-	s := &session{id: newID(), nodeType: nodeType, w: w, notify: make(chan struct{}, 1)}
+	s := &session{id: newID(), nodeType: nodeType, client: client, w: w, notify: make(chan struct{}, 1)}
+	s.touch()
 	w.sessions.Add(1)
 	p.m.requests.inc("open")
 	err = p.call(ctx, s, request{op: "open", session: s.id, nodeType: nodeType, params: params}, sink{emit: discard})
@@ -311,24 +459,55 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 		return s.id, nil
 	}
 	p.sessions[s.id] = s
+	opened = true
 	p.mu.Unlock()
 	p.m.sessions.Add(1)
 	p.m.opened.Add(1)
 	return s.id, nil
 }
 
-func (p *Proxy) knownType(nodeType string) error {
+func (p *Proxy) nodeType(nodeType string) (NodeType, error) {
 	nodes := p.Nodes()
 	known := make([]string, 0, len(nodes))
 	for _, n := range nodes {
 		if n.Type == nodeType {
-			return nil
+			return n, nil
 		}
 		known = append(known, n.Type)
 	}
 	sort.Strings(known)
-	return fmt.Errorf("%w %q (known: %s)", ErrUnknownNodeType, nodeType, strings.Join(known, ", "))
+	return NodeType{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownNodeType, nodeType, strings.Join(known, ", "))
 }
+
+// mergeParams returns the operator's Config.NodeParams of nt with params over
+// them, refusing an operator-only param from a caller that is not trusted.
+func (p *Proxy) mergeParams(nt NodeType, params map[string]any, trusted bool) (map[string]any, error) {
+	out := make(map[string]any, len(params)+len(p.cfg.NodeParams[nt.Type]))
+	for k, v := range p.cfg.NodeParams[nt.Type] {
+		out[k] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		if !trusted {
+			for _, pr := range nt.Params {
+				if pr.Name == k && pr.Operator {
+					return nil, &operatorParamError{nodeType: nt.Type, param: k}
+				}
+			}
+		}
+		out[k] = params[k]
+	}
+	return out, nil
+}
+
+// operatorParamError is a client's attempt to set an operator-only param.
+type operatorParamError struct{ nodeType, param string }
+
+func (e *operatorParamError) Error() string {
+	return fmt.Sprintf("%s: param %q is operator-only: set it in the server's configuration (--node-param %s.%s=VALUE), not from a client",
+		e.nodeType, e.param, e.nodeType, e.param)
+}
+
+func (e *operatorParamError) Is(target error) bool { return target == ErrOperatorParam }
 
 // pick returns the live worker with the fewest sessions, waiting for one to be ready.
 func (p *Proxy) pick(ctx context.Context) (*worker, error) {
@@ -383,7 +562,9 @@ func (p *Proxy) nodeTypeOf(id string) string {
 func (p *Proxy) CloseSession(ctx context.Context, id string) error {
 	p.mu.Lock()
 	s := p.sessions[id]
-	delete(p.sessions, id)
+	if s != nil {
+		p.drop(s)
+	}
 	_, dead := p.tombstones[id]
 	delete(p.tombstones, id)
 	p.mu.Unlock()
@@ -484,6 +665,13 @@ func (p *Proxy) feed(ctx context.Context, id string, body []byte, out sink) erro
 // locked runs fn holding the session's call lock, with the outputs of a streaming
 // node that arrived since the last request handed to out before and after it.
 func (p *Proxy) locked(s *session, out sink, fn func() error) error {
+	s.busy.Add(1)
+	s.touch()
+	s.orphaned.Store(false)
+	defer func() {
+		s.touch()
+		s.busy.Add(-1)
+	}()
 	s.calls.Lock()
 	defer s.calls.Unlock()
 	if err := p.drainLate(s, out.emit); err != nil {
@@ -513,8 +701,15 @@ func (p *Proxy) flush(ctx context.Context, s *session, out sink) error {
 	return p.call(ctx, s, request{op: "flush", session: s.id}, out)
 }
 
+// drainLate hands on the late outputs kept for s, after a notice of how many
+// were dropped since the last time (see droppedFrame), and then s's failure.
 func (p *Proxy) drainLate(s *session, emit func([]byte) error) error {
-	late, err := s.takeLate()
+	late, dropped, err := s.takeLate()
+	if dropped > 0 {
+		if e := emit(droppedFrame(s.id, dropped)); e != nil {
+			return e
+		}
+	}
 	for _, f := range late {
 		if e := emit(f); e != nil {
 			return e
@@ -547,6 +742,15 @@ func splitFrames(body []byte) ([]rawFrame, error) {
 		off += n
 	}
 	return out, nil
+}
+
+// droppedFrame tells a session's client that n late outputs of its streaming
+// node were dropped: a json frame {"dropped_late_outputs": n, "session": id} with
+// meta {"dropped_late_outputs": n}, sent before the late outputs that were kept.
+func droppedFrame(session string, n int) []byte {
+	js, _ := json.Marshal(map[string]any{"dropped_late_outputs": n, "session": session})
+	b, _ := frame.Marshal(frame.NewJSON(frame.Header{StreamID: session, Meta: map[string]any{"dropped_late_outputs": n}}, js))
+	return b
 }
 
 func newID() string {

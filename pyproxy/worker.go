@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,9 @@ import (
 
 // ProtocolVersion is the version of the worker pipe protocol this proxy speaks.
 const ProtocolVersion = 1
+
+// exitMemory is the worker's exit status after a MemoryError under its memory limit.
+const exitMemory = 3
 
 // maxMessage bounds one pipe message, so a corrupt length cannot make us allocate gigabytes.
 const maxMessage = 1 << 30
@@ -51,11 +55,15 @@ type Param struct {
 
 // message is any worker -> proxy message.
 type message struct {
-	Op      string     `msgpack:"op"`
-	ID      uint64     `msgpack:"id"`
-	Session string     `msgpack:"session"`
-	Frame   []byte     `msgpack:"frame"`
-	Error   string     `msgpack:"error"`
+	Op      string `msgpack:"op"`
+	ID      uint64 `msgpack:"id"`
+	Session string `msgpack:"session"`
+	Frame   []byte `msgpack:"frame"`
+	Error   string `msgpack:"error"`
+	// Traceback of an error: logged with the session id, never sent to a client.
+	Traceback string `msgpack:"traceback"`
+	// Fatal marks an error after which the worker exits (its memory limit was hit).
+	Fatal   bool       `msgpack:"fatal"`
 	Type    string     `msgpack:"type"`
 	Level   string     `msgpack:"level"`
 	Msg     string     `msgpack:"msg"`
@@ -118,6 +126,7 @@ func (c *call) take() (outs [][]byte, done bool, err error) {
 // worker is one Python worker process and the requests in flight on it.
 type worker struct {
 	pid    int
+	memory int64 // the memory limit it runs under (bytes, 0 none)
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
@@ -149,11 +158,13 @@ func startWorker(ctx context.Context, cfg Config, orphan func(string, []byte)) (
 	for _, m := range cfg.ModuleNames {
 		args = append(args, "--module-name", m)
 	}
+	memory := max(cfg.MemoryLimit, 0)
+	args = append(args, "--memory-limit", strconv.FormatInt(memory, 10))
 	cmd := exec.Command(cfg.Python, args...)
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	setProcAttr(cmd)
 	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not block Wait
-	w := &worker{cmd: cmd, orphan: orphan, pending: map[uint64]*call{}, dead: make(chan struct{})}
+	w := &worker{memory: memory, cmd: cmd, orphan: orphan, pending: map[uint64]*call{}, dead: make(chan struct{})}
 	w.enc = msgpack.NewEncoder(&w.wbuf)
 	w.stderr = &tailWriter{log: cfg.Logger}
 	cmd.Stderr = w.stderr
@@ -258,7 +269,11 @@ func (w *worker) readLoop() {
 	if waitErr == nil {
 		waitErr = errors.New("exited")
 	}
+	var exit *exec.ExitError
 	w.mu.Lock()
+	if w.cause == nil && errors.As(waitErr, &exit) && exit.ExitCode() == exitMemory && w.memory > 0 {
+		w.cause = &WorkerError{PID: w.pid, MemoryLimit: w.memory, Err: waitErr}
+	}
 	if w.cause == nil {
 		w.cause = &WorkerError{PID: w.pid, Err: waitErr}
 	}
@@ -282,7 +297,18 @@ func (w *worker) dispatch(m *message) {
 		} else {
 			w.orphan(m.Session, m.Frame)
 		}
-	case "done", "pong", "error":
+	case "error":
+		if m.Traceback != "" || m.Fatal {
+			w.log.Warn("pyproxy: node raised", "session", m.Session, "error", m.Error, "traceback", m.Traceback, "fatal", m.Fatal)
+		}
+		if m.Fatal && w.memory > 0 {
+			// The worker is going over its memory limit and exits: the call, and
+			// every session here, fail with that rather than a node error.
+			w.kill(&WorkerError{PID: w.pid, MemoryLimit: w.memory, Err: errors.New(m.Error)})
+			return
+		}
+		fallthrough
+	case "done", "pong":
 		w.mu.Lock()
 		c := w.pending[m.ID]
 		delete(w.pending, m.ID)
@@ -499,12 +525,22 @@ func (t *tailWriter) Write(b []byte) (int, error) {
 		}
 		line := string(t.part[:i])
 		t.part = t.part[i+1:]
-		t.log.Info("worker stderr", "line", line)
+		t.log.Log(context.Background(), stderrLevel(line), "worker stderr", "line", line)
 		if t.lines = append(t.lines, line); len(t.lines) > 20 {
 			t.lines = t.lines[1:]
 		}
 	}
 	return len(b), nil
+}
+
+// stderrLevel is the level a worker's stderr line is logged at: warn (tracebacks,
+// native libraries' messages, print()), but info for the worker's own logging
+// of INFO or DEBUG records ("2026-01-02 15:04:05,000 INFO name: message").
+func stderrLevel(line string) slog.Level {
+	if f := strings.Fields(line); len(f) > 3 && (f[2] == "INFO" || f[2] == "DEBUG") && strings.HasSuffix(f[3], ":") {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }
 
 func (t *tailWriter) tail() string {

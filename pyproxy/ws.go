@@ -17,23 +17,41 @@ import (
 // flushes the node, and its outputs are followed by the eos frame itself. A failed
 // request becomes an error frame (then the marker); a failed worker sends an error
 // frame and closes the connection (status 1011) instead.
+//
+// The socket holds the session: while it is open the session does not expire,
+// and once it closes, for whatever reason, the session ends after
+// Config.SocketGrace unless a new socket or a request takes it up (a client may
+// reconnect after a cancelled call). A write that takes over Config.WriteTimeout
+// (a client that stops reading) closes the socket, so such a client cannot hold
+// its session or the proxy's shutdown.
 func (p *Proxy) websocket(c echo.Context) error {
 	id := c.Param("id")
 	s, err := p.session(id)
 	if err != nil {
 		return err
 	}
+	s.busy.Add(1) // before the upgrade: a client that sees it done sees a session that cannot expire
 	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: p.cfg.AllowOrigins})
 	if err != nil {
+		s.busy.Add(-1)
 		return nil // Accept has written the response
 	}
 	p.m.accepted.Add(1)
 	p.m.sockets.Add(1)
 	defer p.m.sockets.Add(-1)
+	defer func() {
+		s.touch()
+		s.orphaned.Store(true) // ends after SocketGrace unless a socket or a request takes it up
+		s.busy.Add(-1)
+	}()
 	conn.SetReadLimit(p.bodyLimit)
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
-	send := func(b []byte) error { return conn.Write(ctx, websocket.MessageBinary, b) }
+	send := func(b []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageBinary, b) // on timeout the connection is closed
+	}
 	fail := func(err error) {
 		_ = send(errorFrame(err, s.nodeType, id))
 		reason := err.Error()

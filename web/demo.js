@@ -60,13 +60,23 @@
     if (start !== null) g.fillRect(x(start), 4, c.width - x(start), c.height - 8);
   }
 
+  // µs with three significant digits, as `remotemedia run` prints them: 0.456, 1.23, 12.3, 123, 1230.
+  function us(x) {
+    if (x === 0) return "0";
+    if (x < 999.5) return x.toPrecision(3);
+    const p = 10 ** (Math.floor(Math.log10(x)) - 2);
+    return String(Math.round(x / p) * p);
+  }
+
   function showStats(stats) {
     const tb = $("stats").tBodies[0];
     tb.textContent = "";
     for (const s of stats || []) {
       const tr = tb.insertRow();
-      for (const v of [s.id, s.in, s.out, s.dropped, s.errors, s.p50_us.toFixed(1), s.p99_us.toFixed(1)]) tr.insertCell().textContent = v;
+      for (const v of [s.id, s.in, s.out, s.dropped, s.errors, us(s.work_mean_us), us(s.p50_us), us(s.p99_us), us(s.blocked_p99_us)]) tr.insertCell().textContent = v;
     }
+    const step = (stats || [])[0]?.clock_us;
+    $("stats").caption.textContent = step === undefined ? "" : `µs per frame; this tab's clock ticks every ${us(step)} µs, so below that only the mean is true`;
   }
 
   function wavBlob(samples, rate, channels) {

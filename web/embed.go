@@ -6,6 +6,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -13,7 +14,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,10 +33,16 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	for _, name := range []string{"remotemedia.js", "wasi-shim.js", "demo.js", "demo.css"} {
 		mux.HandleFunc("GET /"+name, file(static, name))
 	}
-	mux.HandleFunc("GET /core.wasm", file(static, "dist/core.wasm"))
+	mux.HandleFunc("GET /core.wasm", encodedFile(static, "dist/core.wasm"))
 	mux.HandleFunc("GET /wasm_exec.js", file(static, "dist/wasm_exec.js"))
 
 	index, wasm := moduleIndex(modules)
+	gzipped := map[string]func() []byte{}
+	for name, b := range wasm {
+		if len(b) >= minCompress {
+			gzipped[name] = sync.OnceValue(func() []byte { return gzipBytes(b) })
+		}
+	}
 	mux.HandleFunc("GET /modules/index.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-cache")
@@ -47,7 +56,18 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/wasm")
 		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write(b)
+		if len(b) < minCompress {
+			_, _ = w.Write(b)
+			return
+		}
+		// A large module (the Go chunker is 2 MB) goes out gzipped to a client
+		// that accepts it, compressed once on the first request.
+		w.Header().Add("Vary", "Accept-Encoding")
+		coding := ""
+		if qvalue(r.Header.Get("Accept-Encoding"), "gzip") > 0 {
+			coding, b = "gzip", gzipped[r.PathValue("name")]()
+		}
+		serveEncoded(w, r, coding, b)
 	})
 	mux.HandleFunc("GET /examples/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -107,4 +127,121 @@ func file(fsys fs.FS, name string) http.HandlerFunc {
 		w.Header().Set("ETag", etag)
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	}
+}
+
+// minCompress is the size from which a module is served gzipped: below it the
+// saving is not worth the client's decoding (the C modules are 2-25 KB).
+const minCompress = 64 << 10
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level: no error
+	_, _ = zw.Write(b)                                       // a bytes.Buffer does not fail
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// encoding is one representation of a file: its content coding ("" for the
+// file itself), bytes and ETag.
+type encoding struct {
+	coding string
+	b      []byte
+	etag   string
+}
+
+// encodedFile serves name (application/wasm) with the copies `make browser`
+// precompressed beside it (tools/precompress): name.br to a client whose
+// Accept-Encoding allows br, else name.gz to one that allows gzip, else name
+// itself, always with Vary: Accept-Encoding. The copies are used only when
+// name.sha256 is the sha256 of name, so a core.wasm rebuilt without them is
+// served raw rather than with stale copies.
+func encodedFile(fsys fs.FS, name string) http.HandlerFunc {
+	raw, err := fs.ReadFile(fsys, name)
+	sum := sha256.Sum256(raw)
+	etag := hex.EncodeToString(sum[:16])
+	encodings := []encoding{{"", raw, `"` + etag + `"`}}
+	if made, _ := fs.ReadFile(fsys, name+".sha256"); err == nil && strings.TrimSpace(string(made)) == hex.EncodeToString(sum[:]) {
+		for _, c := range []struct{ coding, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+			if b, err := fs.ReadFile(fsys, name+c.ext); err == nil {
+				encodings = append(encodings, encoding{c.coding, b, `"` + etag + "-" + c.coding + `"`})
+			}
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			http.Error(w, name+" is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
+			return
+		}
+		e := chooseEncoding(r.Header.Get("Accept-Encoding"), encodings)
+		h := w.Header()
+		h.Add("Vary", "Accept-Encoding")
+		h.Set("Content-Type", "application/wasm")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", e.etag)
+		serveEncoded(w, r, e.coding, e.b)
+	}
+}
+
+// serveEncoded serves b, coded as coding ("" for none), with its length and the
+// conditional requests ServeContent answers. A coded representation is always
+// sent whole: ServeContent leaves Content-Length to the caller then, and a range
+// of compressed bytes is of no use to a browser.
+func serveEncoded(w http.ResponseWriter, r *http.Request, coding string, b []byte) {
+	if coding != "" {
+		w.Header().Set("Content-Encoding", coding)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		if r.Header.Get("Range") != "" {
+			r = r.Clone(r.Context())
+			r.Header.Del("Range")
+		}
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+// chooseEncoding returns the coded representation the client rates highest
+// (br before gzip when it rates them equally), else the file itself (listed
+// first in encodings).
+func chooseEncoding(accept string, encodings []encoding) encoding {
+	best, bestQ := encodings[0], 0.0
+	for _, e := range encodings[1:] {
+		if q := qvalue(accept, e.coding); q > bestQ {
+			best, bestQ = e, q
+		}
+	}
+	return best
+}
+
+// qvalue returns the weight an Accept-Encoding header gives coding (RFC 9110,
+// section 12.5.3): that of its own entry, else that of "*", else 0.
+func qvalue(accept, coding string) float64 {
+	own, star := -1.0, -1.0
+	for _, entry := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(entry, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != coding && name != "*" {
+			continue
+		}
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
+					q = f
+				} else {
+					q = 0
+				}
+			}
+		}
+		if name == coding {
+			own = max(own, q)
+		} else {
+			star = max(star, q)
+		}
+	}
+	switch {
+	case own >= 0:
+		return own
+	case star >= 0:
+		return star
+	}
+	return 0
 }

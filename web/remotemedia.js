@@ -460,7 +460,8 @@
       };
     }
 
-    /** Per-node counters and latency (p50_us, p99_us) of the live or last session. */
+    /** Per-node counters and times of the live or last session: work time (p50_us, p99_us, work_mean_us), time blocked
+     * on full queues downstream (blocked_p50_us, blocked_p99_us), and clock_us, the step of the tab's clock. */
     stats() { return this._core.stats(this._id); }
     /** Forgets the pipeline. */
     close() { return this._core.close(this._id); }

@@ -122,14 +122,18 @@
 
   // wrap returns an export as core.wasm calls it: the i32 result (as unsigned,
   // 0 for none) plus 2^32 when the call staged output, so that a call without
-  // output needs no second crossing to learn it.
+  // output needs no second crossing to learn it. Each call first clears
+  // ref.refused, the module's __rm_grow_refused global (set when a memory.grow
+  // returned -1: the host then reports a trap as the memory cap), so that it
+  // speaks of this call only.
   const STAGED = 4294967296;
   function wrap(ref, f) {
+    const g = ref.refused || {};
     switch (f.length) {
-      case 0: return () => { const r = f(); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
-      case 1: return (a) => { const r = f(a); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
-      case 2: return (a, b) => { const r = f(a, b); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
-      default: return (...args) => { const r = f(...args); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
+      case 0: return () => { g.value = 0; const r = f(); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
+      case 1: return (a) => { g.value = 0; const r = f(a); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
+      case 2: return (a, b) => { g.value = 0; const r = f(a, b); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
+      default: return (...args) => { g.value = 0; const r = f(...args); return (r === undefined ? 0 : r >>> 0) + (ref.outLen ? STAGED : 0); };
     }
   }
 

@@ -1,0 +1,183 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"testing/fstest"
+
+	"github.com/andybalholm/brotli"
+)
+
+// decode undoes a response's Content-Encoding.
+func decode(t *testing.T, coding string, b []byte) []byte {
+	t.Helper()
+	var r io.Reader
+	switch coding {
+	case "":
+		return b
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(b))
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	default:
+		t.Fatalf("unexpected Content-Encoding %q", coding)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", coding, err)
+	}
+	return out
+}
+
+func compressed(t *testing.T, raw []byte) (br, gz []byte) {
+	var b, g bytes.Buffer
+	bw := brotli.NewWriterLevel(&b, brotli.BestSpeed)
+	gw := gzip.NewWriter(&g)
+	for _, w := range []io.WriteCloser{bw, gw} {
+		if _, err := w.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes(), g.Bytes()
+}
+
+// get requests path with Accept-Encoding accept ("" for none) and returns the
+// response and its body.
+func get(t *testing.T, h http.Handler, path, accept string) (*http.Response, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result(), rec.Body.Bytes()
+}
+
+func TestCoreWasmEncodings(t *testing.T) {
+	raw := bytes.Repeat([]byte("\x00asm core.wasm stand-in "), 4096)
+	br, gz := compressed(t, raw)
+	sum := sha256.Sum256(raw)
+	fresh := fstest.MapFS{
+		"dist/core.wasm":        {Data: raw},
+		"dist/core.wasm.br":     {Data: br},
+		"dist/core.wasm.gz":     {Data: gz},
+		"dist/core.wasm.sha256": {Data: []byte(hex.EncodeToString(sum[:]) + "\n")},
+	}
+	stale := fstest.MapFS{
+		"dist/core.wasm":        {Data: raw},
+		"dist/core.wasm.br":     {Data: br},
+		"dist/core.wasm.gz":     {Data: gz},
+		"dist/core.wasm.sha256": {Data: []byte("0123\n")},
+	}
+	tests := []struct {
+		name   string
+		given  fs.FS
+		accept string
+		expect string // Content-Encoding
+	}{
+		{name: "no Accept-Encoding", given: fresh, expect: ""},
+		{name: "browser", given: fresh, accept: "gzip, deflate, br, zstd", expect: "br"},
+		{name: "gzip only", given: fresh, accept: "gzip", expect: "gzip"},
+		{name: "br refused", given: fresh, accept: "br;q=0, gzip;q=0.5", expect: "gzip"},
+		{name: "gzip preferred by weight", given: fresh, accept: "br;q=0.4, gzip", expect: "gzip"},
+		{name: "wildcard", given: fresh, accept: "*", expect: "br"},
+		{name: "wildcard, br refused", given: fresh, accept: "*, br;q=0", expect: "gzip"},
+		{name: "identity only", given: fresh, accept: "identity", expect: ""},
+		{name: "upper case", given: fresh, accept: "GZIP", expect: "gzip"},
+		{name: "copies of another build are not served", given: stale, accept: "br, gzip", expect: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := get(t, encodedFile(tt.given, "dist/core.wasm"), "/core.wasm", tt.accept)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %s", resp.Status)
+			}
+			if got := resp.Header.Get("Content-Encoding"); got != tt.expect {
+				t.Fatalf("Content-Encoding %q, want %q", got, tt.expect)
+			}
+			if got := resp.Header.Get("Vary"); got != "Accept-Encoding" {
+				t.Errorf("Vary %q, want Accept-Encoding", got)
+			}
+			if got := resp.Header.Get("Content-Type"); got != "application/wasm" {
+				t.Errorf("Content-Type %q, want application/wasm", got)
+			}
+			if got, want := resp.Header.Get("Content-Length"), len(body); got != itoa(want) {
+				t.Errorf("Content-Length %q, body %d bytes", got, want)
+			}
+			if !bytes.Equal(decode(t, tt.expect, body), raw) {
+				t.Fatalf("the decoded body is not core.wasm")
+			}
+		})
+	}
+	// The ETag names the representation, so a cache never answers a gzip
+	// client's revalidation with the brotli bytes.
+	h := encodedFile(fresh, "dist/core.wasm")
+	r1, _ := get(t, h, "/core.wasm", "br")
+	r2, _ := get(t, h, "/core.wasm", "gzip")
+	r3, _ := get(t, h, "/core.wasm", "")
+	if e1, e2, e3 := r1.Header.Get("ETag"), r2.Header.Get("ETag"), r3.Header.Get("ETag"); e1 == e2 || e2 == e3 || e1 == e3 {
+		t.Fatalf("ETags %s %s %s are not distinct", e1, e2, e3)
+	}
+}
+
+// TestBuiltCoreWasm checks the embedded dist/ (after `make browser`): both
+// copies decode to core.wasm and the handler serves them.
+func TestBuiltCoreWasm(t *testing.T) {
+	raw, err := fs.ReadFile(static, "dist/core.wasm")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("dist/core.wasm not built (%v): run `make browser`", err)
+		}
+		t.Skipf("dist/core.wasm not built (%v): run `make browser`", err)
+	}
+	h := Handler(nil, nil)
+	for _, accept := range []string{"", "gzip", "br, gzip"} {
+		resp, body := get(t, h, "/core.wasm", accept)
+		want := map[string]string{"": "", "gzip": "gzip", "br, gzip": "br"}[accept]
+		if got := resp.Header.Get("Content-Encoding"); got != want {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q, want %q (run `make browser` to make the copies)", accept, got, want)
+		}
+		if !bytes.Equal(decode(t, want, body), raw) {
+			t.Fatalf("Accept-Encoding %q: the decoded body is not dist/core.wasm", accept)
+		}
+	}
+}
+
+func TestLargeModuleGzipped(t *testing.T) {
+	big := bytes.Repeat([]byte{0, 'a', 's', 'm', 1, 2, 3}, minCompress)
+	mods := fstest.MapFS{"big.wasm": {Data: big}, "small.wasm": {Data: []byte("\x00asm\x01\x00\x00\x00")}}
+	h := Handler(mods, nil)
+	for _, tc := range []struct{ path, accept, expect string }{
+		{"/modules/big.wasm", "gzip, br", "gzip"},
+		{"/modules/big.wasm", "", ""},
+		{"/modules/small.wasm", "gzip", ""},
+	} {
+		resp, body := get(t, h, tc.path, tc.accept)
+		if got := resp.Header.Get("Content-Encoding"); got != tc.expect {
+			t.Fatalf("%s with %q: Content-Encoding %q, want %q", tc.path, tc.accept, got, tc.expect)
+		}
+		want := mods[tc.path[len("/modules/"):]].Data
+		if !bytes.Equal(decode(t, tc.expect, body), want) {
+			t.Fatalf("%s with %q: the decoded body differs", tc.path, tc.accept)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
