@@ -157,7 +157,9 @@ type proxy struct {
 func startProxy(t testing.TB, s *server, pages map[string]string) *proxy {
 	target, _ := url.Parse(s.url)
 	p := &proxy{pages: pages}
-	rp := httputil.NewSingleHostReverseProxy(target)
+	// Like a reverse proxy in front of a server, it sends the server's own Host
+	// (the server refuses Hosts that are not its addresses: DNS rebinding).
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target); r.SetXForwarded() }}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
