@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/gommon/bytes"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Proxy. Zero fields take the documented defaults.
@@ -72,6 +73,16 @@ type Config struct {
 	BodyLimit string
 	// Logger receives the proxy's and the workers' logs (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics receives the proxy's Prometheus collectors (docs/pyproxy.md); nil:
+	// a private registry. Registering twice on one registry fails New.
+	Metrics prometheus.Registerer
+	// Gatherer is what /metrics serves: the registry Metrics belongs to, or a
+	// server's whole registry (default: the private registry, or Metrics when it
+	// is also a Gatherer).
+	Gatherer prometheus.Gatherer
+	// ReadyChecks are more checks /readyz reports beside "python" (e.g. a
+	// server's "modules").
+	ReadyChecks []ReadyCheck
 }
 
 // DefaultMemoryLimit is Config.MemoryLimit's default.
@@ -116,6 +127,19 @@ func (c Config) withDefaults() (Config, int64, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		reg := prometheus.NewRegistry()
+		c.Metrics = reg
+		if c.Gatherer == nil {
+			c.Gatherer = reg
+		}
+	}
+	if g, ok := c.Metrics.(prometheus.Gatherer); ok && c.Gatherer == nil {
+		c.Gatherer = g
+	}
+	if c.Gatherer == nil {
+		return c, 0, fmt.Errorf("%w: Metrics is not a Gatherer: set Gatherer to what /metrics serves", ErrConfig)
 	}
 	if c.Workers < 0 || c.CallTimeout < 0 || c.StartTimeout < 0 || c.MaxSessions < 0 || c.MaxSessionsPerClient < 0 ||
 		c.SessionIdle < 0 || c.SocketGrace < 0 || c.WriteTimeout < 0 || c.BodyTimeout < 0 {

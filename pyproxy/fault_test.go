@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
 )
@@ -93,8 +94,8 @@ func TestWorkerKilledMidStream(t *testing.T) {
 	if out, err := send(ctx, c, fresh, text(1, "hi")); err != nil || !slices.Equal(out, []string{fmt.Sprintf("%d:hi", pid)}) {
 		t.Errorf("new session on the restarted worker: %v %v, want [%d:hi]", out, err, pid)
 	}
-	if n := p.m.restarts.Load(); n != 1 {
-		t.Errorf("restarts = %d, want 1", n)
+	if n := testutil.ToFloat64(p.m.restarts); n != 1 {
+		t.Errorf("restarts = %v, want 1", n)
 	}
 	if err := c.Close(ctx, slow); err != nil {
 		t.Errorf("closing the failed session: %v", err)
@@ -119,8 +120,8 @@ func TestNodeRaises(t *testing.T) {
 	if out, err := send(ctx, c, id, text(5, "ok")); err != nil || !slices.Equal(out, []string{"ok"}) {
 		t.Errorf("next frame: %v %v, want [ok]", out, err)
 	}
-	if n := p.m.restarts.Load(); n != 0 {
-		t.Errorf("a node exception restarted the worker (%d restarts)", n)
+	if n := testutil.ToFloat64(p.m.restarts); n != 0 {
+		t.Errorf("a node exception restarted the worker (%v restarts)", n)
 	}
 }
 

@@ -9,12 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/remotemedia/hybrid/core/frame"
 )
 
@@ -31,7 +34,8 @@ func (p *Proxy) Handler() http.Handler {
 
 // Register mounts the API on e under prefix ("" or e.g. "/py"), with its own
 // Host/Origin guard (Guard), CORS, auth, body-limit and error-rendering
-// middleware scoped to those routes. With AllowOrigins, every route also answers
+// middleware scoped to those routes. /healthz and /readyz (the proxy's check and
+// Config.ReadyChecks) need no token; /metrics serves Config.Gatherer. With AllowOrigins, every route also answers
 // CORS preflights (OPTIONS), so they win over a catch-all route of e.
 func (p *Proxy) Register(e *echo.Echo, prefix string) {
 	mws := []echo.MiddlewareFunc{p.renderErrors, Guard(GuardConfig{AllowHosts: p.cfg.AllowHosts, AllowOrigins: p.cfg.AllowOrigins})}
@@ -42,14 +46,11 @@ func (p *Proxy) Register(e *echo.Echo, prefix string) {
 			AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType},
 		}))
 	}
-	mws = append(mws, p.auth(prefix+"/healthz"), p.bodyDeadline, middleware.BodyLimit(p.cfg.BodyLimit))
+	mws = append(mws, p.auth(prefix+"/healthz", prefix+"/readyz"), p.bodyDeadline, middleware.BodyLimit(p.cfg.BodyLimit))
 	g := e.Group(prefix, mws...)
 	g.GET("/healthz", p.healthz)
-	g.GET("/metrics", func(c echo.Context) error {
-		c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4")
-		p.writeMetrics(c.Response())
-		return nil
-	})
+	g.GET("/readyz", ReadyHandler(append([]ReadyCheck{p.ReadyCheck()}, p.cfg.ReadyChecks...)))
+	g.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(p.cfg.Gatherer, promhttp.HandlerOpts{})))
 	g.GET("/v1/nodes", func(c echo.Context) error { return c.JSON(http.StatusOK, p.Nodes()) })
 	g.POST("/v1/sessions", p.openSession)
 	g.POST("/v1/sessions/:id/frames", p.postFrames)
@@ -63,7 +64,7 @@ func (p *Proxy) Register(e *echo.Echo, prefix string) {
 	g.GET("/v1/sessions/:id/ws", p.websocket)
 	if len(p.cfg.AllowOrigins) > 0 {
 		// The CORS middleware answers these; without the routes a catch-all of e would.
-		for _, path := range []string{"/healthz", "/metrics", "/v1/nodes", "/v1/sessions", "/v1/sessions/:id", "/v1/sessions/:id/frames", "/v1/sessions/:id/flush", "/v1/sessions/:id/ws"} {
+		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/v1/nodes", "/v1/sessions", "/v1/sessions/:id", "/v1/sessions/:id/frames", "/v1/sessions/:id/flush", "/v1/sessions/:id/ws"} {
 			g.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 		}
 	}
@@ -132,9 +133,9 @@ const (
 
 // auth requires the bearer token (Token or OperatorToken; also accepted as
 // ?token= on WebSocket routes, which browsers cannot give headers) on every route
-// but open, and notes in the context whether the caller gave one and which.
+// but the open ones, and notes in the context whether the caller gave one and which.
 // The scheme "Bearer" is matched case-insensitively.
-func (p *Proxy) auth(open string) echo.MiddlewareFunc {
+func (p *Proxy) auth(open ...string) echo.MiddlewareFunc {
 	match := func(got, want string) bool {
 		return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 	}
@@ -148,7 +149,7 @@ func (p *Proxy) auth(open string) echo.MiddlewareFunc {
 			authed := trusted || match(got, p.cfg.Token)
 			c.Set(ctxAuthed, authed)
 			c.Set(ctxTrusted, trusted)
-			if authed || p.cfg.Token == "" || c.Request().URL.Path == open {
+			if authed || p.cfg.Token == "" || slices.Contains(open, c.Request().URL.Path) {
 				return next(c)
 			}
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="pyproxy"`)

@@ -2,116 +2,100 @@ package pyproxy
 
 import (
 	"fmt"
-	"io"
-	"sort"
-	"sync"
-	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are exposed in the Prometheus text format by a small hand-written
-// exposition: a dozen series do not justify client_golang's dependency tree
-// (protobuf, procfs, client_model, common).
+// metrics are the proxy's Prometheus series (docs/pyproxy.md lists them). They
+// exist without a proxy (RegisterMetrics), so a server with Python off exposes
+// the same series at zero.
 type metrics struct {
-	sessions atomic.Int64 // open now
-	sockets  atomic.Int64 // session WebSockets open now
-	accepted atomic.Int64 // session WebSockets accepted
-	opened   atomic.Int64
-	restarts atomic.Int64
-	dropped  atomic.Int64
-	expired  atomic.Int64 // sessions ended by SessionIdle
-	requests labeled
-	errors   labeled
-	latency  histogram
+	workers  prometheus.Gauge // alive now
+	sessions prometheus.Gauge // open now
+	sockets  prometheus.Gauge // session WebSockets open now
+	accepted prometheus.Counter
+	opened   prometheus.Counter
+	restarts prometheus.Counter
+	dropped  prometheus.Counter
+	expired  prometheus.Counter // sessions ended by SessionIdle
+	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	latency  prometheus.Histogram
 }
 
-func (m *metrics) init() {
-	m.requests.m = map[string]*atomic.Int64{}
-	m.errors.m = map[string]*atomic.Int64{}
-	m.latency.bounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-	m.latency.counts = make([]uint64, len(m.latency.bounds)+1)
-}
+// Label values of pyproxy_requests_total and pyproxy_errors_total, exposed at 0
+// from the start so that a rate() sees the first one.
+var (
+	requestOps  = []string{"open", "frame", "flush", "close"}
+	errorCauses = []string{"node", "timeout", "died", "other"}
+)
 
-// labeled is a counter with one label.
-type labeled struct {
-	mu sync.Mutex
-	m  map[string]*atomic.Int64
-}
+// roundtripBuckets are pyproxy_roundtrip_seconds' upper bounds, from 100 µs to 30 s.
+var roundtripBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-func (l *labeled) inc(label string) {
-	l.mu.Lock()
-	c := l.m[label]
-	if c == nil {
-		c = new(atomic.Int64)
-		l.m[label] = c
+// newMetrics creates the proxy's series and registers them on reg (nil: not registered).
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		workers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pyproxy_workers_alive",
+			Help: "Python workers running now."}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pyproxy_sessions",
+			Help: "Sessions open now."}),
+		sockets: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pyproxy_websockets",
+			Help: "Session WebSockets open now."}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "pyproxy_websockets_opened_total",
+			Help: "Session WebSockets accepted."}),
+		opened: prometheus.NewCounter(prometheus.CounterOpts{Name: "pyproxy_sessions_opened_total",
+			Help: "Sessions opened."}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "pyproxy_worker_restarts_total",
+			Help: "Workers restarted after dying or hanging."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "pyproxy_late_outputs_dropped_total",
+			Help: "Streaming outputs dropped because nobody collected them."}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "pyproxy_sessions_expired_total",
+			Help: "Sessions ended because they were idle for SessionIdle."}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pyproxy_requests_total",
+			Help: "Worker requests by op (open, frame, flush, close)."}, []string{"op"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pyproxy_errors_total",
+			Help: "Failed worker requests by cause (node, died, timeout, other)."}, []string{"cause"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pyproxy_roundtrip_seconds",
+			Help: "Round trip of a frame or flush request through a worker.", Buckets: roundtripBuckets}),
 	}
-	l.mu.Unlock()
-	c.Add(1)
-}
-
-func (l *labeled) write(w io.Writer, name, label string) {
-	l.mu.Lock()
-	keys := make([]string, 0, len(l.m))
-	for k := range l.m {
-		keys = append(keys, k)
+	for _, op := range requestOps {
+		m.requests.WithLabelValues(op)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s{%s=%q} %d\n", name, label, k, l.m[k].Load())
+	for _, cause := range errorCauses {
+		m.errors.WithLabelValues(cause)
 	}
-	l.mu.Unlock()
-}
-
-// histogram is a cumulative-on-output histogram of seconds.
-type histogram struct {
-	mu     sync.Mutex
-	bounds []float64
-	counts []uint64 // per bucket, the last one is +Inf
-	sum    float64
-	n      uint64
-}
-
-func (h *histogram) observe(v float64) {
-	i := sort.SearchFloat64s(h.bounds, v)
-	h.mu.Lock()
-	h.counts[i]++
-	h.sum += v
-	h.n++
-	h.mu.Unlock()
-}
-
-func (h *histogram) write(w io.Writer, name string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var cum uint64
-	for i, b := range h.bounds {
-		cum += h.counts[i]
-		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, b, cum)
+	if reg == nil {
+		return m, nil
 	}
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.n, name, h.sum, name, h.n)
-}
-
-func (p *Proxy) writeMetrics(w io.Writer) {
-	alive := 0
-	for _, wi := range p.Workers() {
-		if wi.Alive {
-			alive++
+	for i, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors()[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("%w: metrics: %w", ErrConfig, err)
 		}
 	}
-	gauge := func(name, help, typ string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.workers, m.sessions, m.sockets, m.accepted, m.opened, m.restarts,
+		m.dropped, m.expired, m.requests, m.errors, m.latency}
+}
+
+// unregister takes m's collectors off reg.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
 	}
-	gauge("pyproxy_workers_alive", "Python workers running now.", "gauge", int64(alive))
-	gauge("pyproxy_sessions", "Sessions open now.", "gauge", p.m.sessions.Load())
-	gauge("pyproxy_websockets", "Session WebSockets open now.", "gauge", p.m.sockets.Load())
-	gauge("pyproxy_websockets_opened_total", "Session WebSockets accepted.", "counter", p.m.accepted.Load())
-	gauge("pyproxy_sessions_opened_total", "Sessions opened.", "counter", p.m.opened.Load())
-	gauge("pyproxy_worker_restarts_total", "Workers restarted after dying or hanging.", "counter", p.m.restarts.Load())
-	gauge("pyproxy_late_outputs_dropped_total", "Streaming outputs dropped because nobody collected them.", "counter", p.m.dropped.Load())
-	gauge("pyproxy_sessions_expired_total", "Sessions ended because they were idle for SessionIdle.", "counter", p.m.expired.Load())
-	fmt.Fprint(w, "# HELP pyproxy_requests_total Worker requests by op.\n# TYPE pyproxy_requests_total counter\n")
-	p.m.requests.write(w, "pyproxy_requests_total", "op")
-	fmt.Fprint(w, "# HELP pyproxy_errors_total Failed worker requests by cause (node, died, timeout, other).\n# TYPE pyproxy_errors_total counter\n")
-	p.m.errors.write(w, "pyproxy_errors_total", "cause")
-	fmt.Fprint(w, "# HELP pyproxy_roundtrip_seconds Round trip of a frame or flush request through a worker.\n# TYPE pyproxy_roundtrip_seconds histogram\n")
-	p.m.latency.write(w, "pyproxy_roundtrip_seconds")
+}
+
+// RegisterMetrics registers the proxy's series on reg, at zero, for a server
+// that runs no proxy but keeps the shape of its /metrics (`remotemedia serve
+// --python off`). A proxy registers its own on Config.Metrics: do not call both
+// with one registry.
+func RegisterMetrics(reg prometheus.Registerer) error {
+	_, err := newMetrics(reg)
+	return err
 }

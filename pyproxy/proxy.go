@@ -40,7 +40,7 @@ type Proxy struct {
 	ctx       context.Context // ends at Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	m         metrics
+	m         *metrics
 
 	mu         sync.Mutex
 	closed     bool
@@ -97,13 +97,16 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
-		cfg: cfg, bodyLimit: limit, log: cfg.Logger, ctx: pctx, cancel: cancel,
+		cfg: cfg, bodyLimit: limit, log: cfg.Logger, ctx: pctx, cancel: cancel, m: m,
 		slots: make([]*worker, cfg.Workers), changed: make(chan struct{}),
 		sessions: map[string]*session{}, clients: map[string]int{}, tombstones: map[string]tomb{},
 	}
-	p.m.init()
 	p.wg.Add(1)
 	go p.expireIdle()
 	first := make(chan error, cfg.Workers)
@@ -119,6 +122,7 @@ func New(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	if len(errs) > 0 {
 		_ = p.Close()
+		m.unregister(cfg.Metrics) // so that the caller may register them without a proxy (RegisterMetrics)
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
@@ -160,7 +164,7 @@ func (p *Proxy) supervise(startCtx context.Context, slot int, first chan<- error
 				return
 			}
 			p.log.Warn("pyproxy: worker stopped; restarting", "slot", slot, "err", w.cause, "backoff", backoff)
-			p.m.restarts.Add(1)
+			p.m.restarts.Inc()
 			if time.Since(started) > 30*time.Second {
 				backoff = minBackoff
 			}
@@ -181,6 +185,13 @@ func (p *Proxy) setSlot(slot int, w *worker) {
 	if w != nil && p.nodes == nil {
 		p.nodes = w.nodes
 	}
+	alive := 0
+	for _, w := range p.slots {
+		if w != nil {
+			alive++
+		}
+	}
+	p.m.workers.Set(float64(alive))
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
@@ -203,7 +214,7 @@ func (p *Proxy) failSessions(w *worker) {
 		s.mu.Unlock()
 		s.signal()
 	}
-	p.m.sessions.Add(-int64(len(failed)))
+	p.m.sessions.Sub(float64(len(failed)))
 }
 
 // drop removes an open session from the books; p.mu is held.
@@ -282,13 +293,13 @@ func (p *Proxy) expire(s *session, now time.Time) {
 	s.err = err
 	s.mu.Unlock()
 	s.signal()
-	p.m.sessions.Add(-1)
+	p.m.sessions.Dec()
 	s.w.sessions.Add(-1)
-	p.m.expired.Add(1)
+	p.m.expired.Inc()
 	p.log.Info("pyproxy: session expired", "session", s.id, "node_type", s.nodeType, "idle", p.cfg.SessionIdle)
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.CallTimeout)
 	defer cancel()
-	p.m.requests.inc("close")
+	p.m.requests.WithLabelValues("close").Inc()
 	if err := p.call(ctx, s, request{op: "close", session: s.id}, sink{emit: discard}); err != nil && !errors.Is(err, ErrWorkerDied) {
 		p.log.Warn("pyproxy: closing an expired session", "session", s.id, "err", err)
 	}
@@ -318,20 +329,20 @@ func (p *Proxy) deliverLate(id string, f []byte) {
 	if s == nil {
 		return
 	}
-	s.keepLate(f, p.m.dropped.Add)
+	s.keepLate(f, p.m.dropped.Inc)
 	s.signal()
 }
 
 // keepLate queues a late output; when maxLate are queued already it drops the
-// oldest, counts it for the session's client and calls dropped(1).
-func (s *session) keepLate(f []byte, dropped func(int64) int64) {
+// oldest, counts it for the session's client and calls dropped.
+func (s *session) keepLate(f []byte, dropped func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.late) >= maxLate {
 		s.late[0] = nil
 		s.late = s.late[1:]
 		s.dropped++
-		dropped(1)
+		dropped()
 	}
 	s.late = append(s.late, f)
 }
@@ -446,7 +457,7 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 	s := &session{id: newID(), nodeType: nodeType, client: client, w: w, notify: make(chan struct{}, 1)}
 	s.touch()
 	w.sessions.Add(1)
-	p.m.requests.inc("open")
+	p.m.requests.WithLabelValues("open").Inc()
 	err = p.call(ctx, s, request{op: "open", session: s.id, nodeType: nodeType, params: params}, sink{emit: discard})
 	if err != nil {
 		w.sessions.Add(-1)
@@ -461,8 +472,8 @@ func (p *Proxy) Open(ctx context.Context, nodeType string, params map[string]any
 	p.sessions[s.id] = s
 	opened = true
 	p.mu.Unlock()
-	p.m.sessions.Add(1)
-	p.m.opened.Add(1)
+	p.m.sessions.Inc()
+	p.m.opened.Inc()
 	return s.id, nil
 }
 
@@ -574,11 +585,11 @@ func (p *Proxy) CloseSession(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("%w %q", ErrUnknownSession, id)
 	}
-	p.m.sessions.Add(-1)
+	p.m.sessions.Dec()
 	s.w.sessions.Add(-1)
 	s.calls.Lock()
 	defer s.calls.Unlock()
-	p.m.requests.inc("close")
+	p.m.requests.WithLabelValues("close").Inc()
 	return p.call(ctx, s, request{op: "close", session: id}, sink{emit: discard})
 }
 
@@ -598,7 +609,7 @@ func (p *Proxy) call(ctx context.Context, s *session, r request, out sink) error
 	if err == nil {
 		err = s.w.wait(ctx, c, p.cfg.CallTimeout, out)
 		if r.op == "frame" || r.op == "flush" {
-			p.m.latency.observe(time.Since(c.started).Seconds())
+			p.m.latency.Observe(time.Since(c.started).Seconds())
 		}
 	}
 	var ne *NodeError
@@ -607,13 +618,13 @@ func (p *Proxy) call(ctx context.Context, s *session, r request, out sink) error
 		return nil
 	case errors.As(err, &ne):
 		ne.NodeType = s.nodeType
-		p.m.errors.inc("node")
+		p.m.errors.WithLabelValues("node").Inc()
 	case errors.Is(err, ErrTimeout):
-		p.m.errors.inc("timeout")
+		p.m.errors.WithLabelValues("timeout").Inc()
 	case errors.Is(err, ErrWorkerDied):
-		p.m.errors.inc("died")
+		p.m.errors.WithLabelValues("died").Inc()
 	default:
-		p.m.errors.inc("other")
+		p.m.errors.WithLabelValues("other").Inc()
 	}
 	return err
 }
@@ -652,7 +663,7 @@ func (p *Proxy) feed(ctx context.Context, id string, body []byte, out sink) erro
 					return err
 				}
 			default:
-				p.m.requests.inc("frame")
+				p.m.requests.WithLabelValues("frame").Inc()
 				if err := p.call(ctx, s, request{op: "frame", session: s.id, frame: f.raw}, out); err != nil {
 					return err
 				}
@@ -697,7 +708,7 @@ func (p *Proxy) flushSession(ctx context.Context, id string, out sink) error {
 }
 
 func (p *Proxy) flush(ctx context.Context, s *session, out sink) error {
-	p.m.requests.inc("flush")
+	p.m.requests.WithLabelValues("flush").Inc()
 	return p.call(ctx, s, request{op: "flush", session: s.id}, out)
 }
 

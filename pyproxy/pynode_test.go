@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
@@ -67,8 +69,8 @@ func testAdapter(t *testing.T, p *Proxy, c *pynode.Client, tr pynode.Transport) 
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if p.m.sessions.Load() != 0 {
-		t.Errorf("%d sessions open after Close", p.m.sessions.Load())
+	if testutil.ToFloat64(p.m.sessions) != 0 {
+		t.Errorf("%v sessions open after Close", testutil.ToFloat64(p.m.sessions))
 	}
 
 	raiser, _ := reg.Lookup("Raise", "python")

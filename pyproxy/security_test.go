@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/remotemedia/hybrid/core/frame"
 )
@@ -420,8 +421,8 @@ func TestWebSocketCloseFreesSession(t *testing.T) {
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, "the session of the closed WebSocket to end", func() bool { return !sessionOpen(p, id) })
-	if n := p.m.sessions.Load(); n != 0 {
-		t.Errorf("pyproxy_sessions = %d, want 0", n)
+	if n := testutil.ToFloat64(p.m.sessions); n != 0 {
+		t.Errorf("pyproxy_sessions = %v, want 0", n)
 	}
 	if status, _, body := doReq(t, "DELETE", srv.URL+"/v1/sessions/"+id, "", nil, ""); status != http.StatusNoContent {
 		t.Errorf("DELETE after: %d %s, want 204", status, body)
@@ -476,7 +477,7 @@ func TestWebSocketStuckReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Never read.
-	waitFor(t, "the stuck socket's session to end", func() bool { return !sessionOpen(p, id) && p.m.sockets.Load() == 0 })
+	waitFor(t, "the stuck socket's session to end", func() bool { return !sessionOpen(p, id) && testutil.ToFloat64(p.m.sockets) == 0 })
 }
 
 // Issue 10 point 9: a client that sends its body slowly is cut off after BodyTimeout.
@@ -512,7 +513,7 @@ func TestSlowBody(t *testing.T) {
 // for the session, and its client is told before the kept ones.
 func TestLateOutputsDropOldest(t *testing.T) {
 	p := &Proxy{sessions: map[string]*session{}, clients: map[string]int{}}
-	p.m.init()
+	p.m, _ = newMetrics(nil)
 	s := &session{id: "s1", notify: make(chan struct{}, 1)}
 	p.sessions[s.id] = s
 	for i := range maxLate + 5 {
@@ -532,8 +533,8 @@ func TestLateOutputsDropOldest(t *testing.T) {
 	if first, last := string(got[1]), string(got[len(got)-1]); first != "5" || last != fmt.Sprint(maxLate+4) {
 		t.Errorf("kept outputs %s..%s, want 5..%d (the oldest dropped)", first, last, maxLate+4)
 	}
-	if n := p.m.dropped.Load(); n != 5 {
-		t.Errorf("pyproxy_late_outputs_dropped_total = %d, want 5", n)
+	if n := testutil.ToFloat64(p.m.dropped); n != 5 {
+		t.Errorf("pyproxy_late_outputs_dropped_total = %v, want 5", n)
 	}
 	got = nil
 	p.deliverLate(s.id, []byte("next"))

@@ -36,9 +36,9 @@ func (p *Proxy) websocket(c echo.Context) error {
 		s.busy.Add(-1)
 		return nil // Accept has written the response
 	}
-	p.m.accepted.Add(1)
-	p.m.sockets.Add(1)
-	defer p.m.sockets.Add(-1)
+	p.m.accepted.Inc()
+	p.m.sockets.Inc()
+	defer p.m.sockets.Dec()
 	defer func() {
 		s.touch()
 		s.orphaned.Store(true) // ends after SocketGrace unless a socket or a request takes it up

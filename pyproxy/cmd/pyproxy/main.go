@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/remotemedia/hybrid/internal/gogc"
 	"github.com/remotemedia/hybrid/pyproxy"
 )
@@ -78,6 +81,8 @@ func run() error {
 	if cfg.NodeParams, err = pyproxy.ParseNodeParams(nodeParams); err != nil {
 		return err
 	}
+	reg := newRegistry()
+	cfg.Metrics, cfg.Gatherer = reg, reg
 
 	if err := pyproxy.CheckListen(*listen, cfg.Token); err != nil {
 		return err
@@ -99,4 +104,12 @@ func run() error {
 	}
 	cfg.Logger.Info("pyproxy: serving", "addr", ln.Addr().String(), "workers", cfg.Workers, "node_types", types)
 	return p.Serve(ctx, ln)
+}
+
+// newRegistry is the registry /metrics serves: the proxy's series (registered
+// by pyproxy.New) beside the Go runtime's and the process's.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

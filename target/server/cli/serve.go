@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/examples"
 	"github.com/remotemedia/hybrid/pyproxy"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
@@ -58,20 +63,46 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// One registry for the whole server, served at /metrics: the Go runtime's and
+	// the process's series, the Python proxy's (at zero with Python off), the live
+	// server's.
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The node registry of the WASM modules, compiled in the background from the
+	// cache; /readyz's "modules" says when they are.
+	nodes, wasmHost, err := wf.registry(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	compileCtx, stopCompiling := context.WithCancel(ctx)
+	compiled := compileModules(compileCtx, nodes, stderr)
+	defer func() {
+		stopCompiling()
+		<-compiled.done
+		_ = wasmHost.Close(context.Background())
+	}()
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(pyproxy.Guard(guard)) // Host on every request, Origin on every one that is not a plain GET
-	py, err := pf.start(ctx, pyproxy.Config{Token: tok, AllowOrigins: guard.AllowOrigins, AllowHosts: guard.AllowHosts, BodyTimeout: *bodyTimeout}, "", stderr)
+	ready := []pyproxy.ReadyCheck{compiled.readyCheck()}
+	py, err := pf.start(ctx, pyproxy.Config{Token: tok, AllowOrigins: guard.AllowOrigins, AllowHosts: guard.AllowHosts, BodyTimeout: *bodyTimeout,
+		Metrics: metrics, Gatherer: metrics, ReadyChecks: ready}, "", stderr)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	if py != nil {
 		defer py.Close()
-		py.Register(e, "") // /v1/..., /healthz (with the workers' state), /metrics
-	} else {
-		registerPythonOff(e)
+		py.Register(e, "") // /v1/..., /healthz (with the workers' state), /readyz, /metrics
+	} else if err := registerPythonOff(e, metrics, ready, tok); err != nil {
+		ln.Close()
+		return err
 	}
+	// The live server (target/server/live) mounts here: live.Config{Registry: nodes
+	// (with the proxy's types when py != nil), Metrics: metrics, ...}.
 	site := echo.WrapHandler(web.Handler(siteModules, examples.FS))
 	if len(guard.AllowOrigins) > 0 { // a page on an allowed origin may load remotemedia.js, core.wasm and the modules
 		site = middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: guard.AllowOrigins, AllowMethods: []string{http.MethodGet, http.MethodHead}})(site)
@@ -131,69 +162,82 @@ func (w *wasmFlags) siteModules() (fs.FS, error) {
 	return os.DirFS(w.modulesDir), nil
 }
 
-// registerPythonOff answers /healthz and /metrics with Python off in the shape
-// the proxy gives them (docs/pyproxy.md): no workers, and every series at 0.
-func registerPythonOff(e *echo.Echo) {
+// registerPythonOff answers /healthz, /readyz and /metrics with Python off in
+// the shape the proxy gives them (docs/pyproxy.md): no workers, "python": "off",
+// and the proxy's series at 0 beside the rest of metrics. As with the proxy,
+// /metrics needs the token when there is one.
+func registerPythonOff(e *echo.Echo, metrics *prometheus.Registry, ready []pyproxy.ReadyCheck, tok string) error {
+	if err := pyproxy.RegisterMetrics(metrics); err != nil {
+		return err
+	}
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"ok": true, "python": false, "workers": []any{}})
 	})
-	e.GET("/metrics", func(c echo.Context) error {
-		c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4")
-		_, err := io.WriteString(c.Response(), pythonOffMetrics)
-		return err
-	})
+	off := pyproxy.ReadyCheck{Name: "python", Check: func() (string, bool) { return "off", true }}
+	e.GET("/readyz", pyproxy.ReadyHandler(append([]pyproxy.ReadyCheck{off}, ready...)))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})), requireToken(tok))
+	return nil
 }
 
-// pythonOffMetrics is pyproxy's exposition (pyproxy/metrics.go) of a proxy
-// with no workers and no requests yet.
-const pythonOffMetrics = `# HELP pyproxy_workers_alive Python workers running now.
-# TYPE pyproxy_workers_alive gauge
-pyproxy_workers_alive 0
-# HELP pyproxy_sessions Sessions open now.
-# TYPE pyproxy_sessions gauge
-pyproxy_sessions 0
-# HELP pyproxy_websockets Session WebSockets open now.
-# TYPE pyproxy_websockets gauge
-pyproxy_websockets 0
-# HELP pyproxy_websockets_opened_total Session WebSockets accepted.
-# TYPE pyproxy_websockets_opened_total counter
-pyproxy_websockets_opened_total 0
-# HELP pyproxy_sessions_opened_total Sessions opened.
-# TYPE pyproxy_sessions_opened_total counter
-pyproxy_sessions_opened_total 0
-# HELP pyproxy_worker_restarts_total Workers restarted after dying or hanging.
-# TYPE pyproxy_worker_restarts_total counter
-pyproxy_worker_restarts_total 0
-# HELP pyproxy_late_outputs_dropped_total Streaming outputs dropped because nobody collected them.
-# TYPE pyproxy_late_outputs_dropped_total counter
-pyproxy_late_outputs_dropped_total 0
-# HELP pyproxy_sessions_expired_total Sessions ended because they were idle for SessionIdle.
-# TYPE pyproxy_sessions_expired_total counter
-pyproxy_sessions_expired_total 0
-# HELP pyproxy_requests_total Worker requests by op.
-# TYPE pyproxy_requests_total counter
-# HELP pyproxy_errors_total Failed worker requests by cause (node, died, timeout, other).
-# TYPE pyproxy_errors_total counter
-# HELP pyproxy_roundtrip_seconds Round trip of a frame or flush request through a worker.
-# TYPE pyproxy_roundtrip_seconds histogram
-pyproxy_roundtrip_seconds_bucket{le="0.0001"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.00025"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.0005"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.001"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.0025"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.005"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.01"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.025"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.05"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.1"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.25"} 0
-pyproxy_roundtrip_seconds_bucket{le="0.5"} 0
-pyproxy_roundtrip_seconds_bucket{le="1"} 0
-pyproxy_roundtrip_seconds_bucket{le="2.5"} 0
-pyproxy_roundtrip_seconds_bucket{le="5"} 0
-pyproxy_roundtrip_seconds_bucket{le="10"} 0
-pyproxy_roundtrip_seconds_bucket{le="30"} 0
-pyproxy_roundtrip_seconds_bucket{le="+Inf"} 0
-pyproxy_roundtrip_seconds_sum 0
-pyproxy_roundtrip_seconds_count 0
-`
+// requireToken refuses, with 401, a request without `Authorization: Bearer
+// <tok>` (the scheme in any case) when tok is set.
+func requireToken(tok string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			scheme, got, _ := strings.Cut(strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization)), " ")
+			if tok == "" || (strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) == 1) {
+				return next(c)
+			}
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="remotemedia"`)
+			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "remotemedia: missing or wrong bearer token"})
+		}
+	}
+}
+
+// moduleCompilation compiles the WASM modules of a node registry in the
+// background (from the compile cache, about 50 ms for the standard modules).
+type moduleCompilation struct {
+	done   chan struct{} // closed when every module has been tried
+	failed int           // modules that did not compile, set before done is closed
+	total  int
+}
+
+// compileModules prepares every node type of nodes that has a Prepare (a WASM
+// module is loaded and compiled once per file), logging each failure to log.
+func compileModules(ctx context.Context, nodes *node.Registry, log io.Writer) *moduleCompilation {
+	m := &moduleCompilation{done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		seen := map[string]bool{} // error texts: the node types of one module file share its error
+		for _, s := range nodes.Specs() {
+			if s.Prepare == nil {
+				continue
+			}
+			m.total++
+			if err := s.Prepare(ctx); err != nil {
+				m.failed++
+				if !seen[err.Error()] {
+					seen[err.Error()] = true
+					fmt.Fprintf(log, "remotemedia: node type %s: %v\n", s.Type, err)
+				}
+			}
+		}
+	}()
+	return m
+}
+
+// readyCheck is /readyz's "modules": "compiling", then "ok" or how many failed.
+// The errors, which name files, go to the log, not to this unauthenticated answer.
+func (m *moduleCompilation) readyCheck() pyproxy.ReadyCheck {
+	return pyproxy.ReadyCheck{Name: "modules", Check: func() (string, bool) {
+		select {
+		case <-m.done:
+		default:
+			return "compiling", false
+		}
+		if m.failed > 0 {
+			return fmt.Sprintf("%d of %d WASM node types have no module that compiles (see the server's log)", m.failed, m.total), false
+		}
+		return "ok", true
+	}}
+}

@@ -30,9 +30,12 @@ func httpGet(t *testing.T, url string) (*http.Response, []byte) {
 	return resp, body
 }
 
-// TestServePythonOff (startServe is in serve_test.go): with --python off, /healthz and /metrics keep the shape
-// docs/pyproxy.md gives them (no workers, every series at 0), and the WASM
-// flags the README lists are accepted, --modules choosing the modules served.
+// TestServePythonOff (startServe is in serve_test.go): with --python off,
+// /healthz keeps the shape docs/pyproxy.md gives it (no workers), /metrics has
+// the proxy's series at 0 beside the Go and process collectors, /readyz says
+// "python": "off" and, --modules holding none of the standard modules, that the
+// modules did not compile; and the WASM flags the README lists are accepted,
+// --modules choosing the modules served.
 func TestServePythonOff(t *testing.T) {
 	dir := t.TempDir()
 	mod := []byte("\x00asm\x01\x00\x00\x00")
@@ -54,15 +57,26 @@ func TestServePythonOff(t *testing.T) {
 		t.Fatalf("/healthz = %s, want {\"ok\": true, \"python\": false, \"workers\": []}", body)
 	}
 
-	resp, body = httpGet(t, base+"/metrics")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %s %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	for _, want := range []string{"pyproxy_workers_alive 0\n", "pyproxy_sessions 0\n", "pyproxy_sessions_opened_total 0\n",
-		"# TYPE pyproxy_errors_total counter\n", "pyproxy_roundtrip_seconds_count 0\n"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
+	families := scrapeMetrics(t, base, nil)
+	for _, name := range []string{"pyproxy_workers_alive", "pyproxy_sessions", "pyproxy_sessions_opened_total", "pyproxy_roundtrip_seconds"} {
+		if v := metricValue(t, families, name); v != 0 {
+			t.Errorf("%s = %v, want 0", name, v)
 		}
+	}
+	if v := metricValue(t, families, "pyproxy_errors_total", "cause", "node"); v != 0 {
+		t.Errorf("pyproxy_errors_total{cause=node} = %v, want 0", v)
+	}
+	if v := metricValue(t, families, "go_goroutines"); v < 1 {
+		t.Errorf("go_goroutines = %v, want the server's goroutines", v)
+	}
+	if v := metricValue(t, families, "process_resident_memory_bytes"); v < 1<<20 {
+		t.Errorf("process_resident_memory_bytes = %v, want the server's", v)
+	}
+
+	status, ready := waitCompiled(t, base)
+	if status != http.StatusServiceUnavailable || ready.Ready || ready.Checks["python"] != "off" ||
+		!strings.Contains(ready.Checks["modules"], "have no module that compiles") || strings.Contains(ready.Checks["modules"], dir) {
+		t.Errorf("/readyz = %d %+v, want 503, python off, modules failed (without the path)", status, ready)
 	}
 
 	_, body = httpGet(t, base+"/modules/index.json")
@@ -72,6 +86,23 @@ func TestServePythonOff(t *testing.T) {
 	}
 	if _, got := httpGet(t, base+"/modules/mine.wasm"); !bytes.Equal(got, mod) {
 		t.Fatalf("/modules/mine.wasm = %q, want the file of --modules", got)
+	}
+}
+
+// With the modules built into the binary and Python off, serve is ready once
+// they have compiled; /metrics needs the token when there is one.
+func TestServeReadyPythonOff(t *testing.T) {
+	t.Setenv("REMOTEMEDIA_TOKEN", "s3cret")
+	base := "http://" + startServe(t, "--python", "off")
+	status, ready := waitCompiled(t, base)
+	if status != http.StatusOK || !ready.Ready || ready.Checks["modules"] != "ok" || ready.Checks["python"] != "off" || len(ready.Checks) != 2 {
+		t.Errorf("/readyz = %d %+v, want 200 {ready: true, checks: {modules: ok, python: off}}", status, ready)
+	}
+	if resp, body := httpGet(t, base+"/metrics"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %s %.200s, want 401", resp.Status, body)
+	}
+	if v := metricValue(t, scrapeMetrics(t, base, map[string]string{"Authorization": "Bearer s3cret"}), "pyproxy_sessions"); v != 0 {
+		t.Errorf("pyproxy_sessions = %v, want 0", v)
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/remotemedia/hybrid/pyproxy"
 )
 
 // lockedBuffer collects a command's output while it runs.
@@ -185,4 +192,106 @@ func TestServeSecurity(t *testing.T) {
 			t.Errorf("stalled body: %d %s, want 400 naming the timeout", resp.StatusCode, body)
 		}
 	})
+}
+
+// scrapeMetrics gets base's /metrics and parses it with Prometheus' own text parser.
+func scrapeMetrics(t *testing.T, base string, header map[string]string) map[string]*dto.MetricFamily {
+	t.Helper()
+	status, hdr, body := call(t, "GET", base+"/metrics", "", header, "")
+	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %q %.300s", status, hdr.Get("Content-Type"), body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v\n%s", err, body)
+	}
+	return families
+}
+
+// metricValue returns the value of the series of name whose labels include
+// labels (name, value pairs): a counter's or gauge's value, a histogram's count.
+func metricValue(t *testing.T, families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	t.Helper()
+next:
+	for _, m := range families[name].GetMetric() {
+		for i := 0; i+1 < len(labels); i += 2 {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	t.Fatalf("/metrics has no %s%v", name, labels)
+	return 0
+}
+
+// waitCompiled polls /readyz until its "modules" check is no longer
+// "compiling", and returns that answer.
+func waitCompiled(t *testing.T, base string) (int, pyproxy.Readiness) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, _, body := call(t, "GET", base+"/readyz", "", nil, "")
+		var r pyproxy.Readiness
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("/readyz: %d %s: %v", status, body, err)
+		}
+		if r.Checks["modules"] != "compiling" {
+			return status, r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the modules did not compile within 60s: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 11 point 6 with Python on: one registry for the server (the proxy's
+// series with their values, the Go collector), /readyz ready once the modules
+// have compiled and a worker is up, without the token.
+func TestServeMetricsPythonOn(t *testing.T) {
+	needVenv(t)
+	t.Setenv("REMOTEMEDIA_TOKEN", "s3cret")
+	base := "http://" + startServe(t, "--python", "on")
+	auth := map[string]string{"Authorization": "Bearer s3cret"}
+	for range 2 {
+		if status, _, body := call(t, "POST", base+"/v1/sessions", "", auth, `{"node_type":"PassThrough"}`); status != http.StatusCreated {
+			t.Fatalf("open: %d %s", status, body)
+		}
+	}
+	families := scrapeMetrics(t, base, auth)
+	for _, tt := range []struct {
+		name   string
+		labels []string
+		expect float64
+	}{
+		{name: "pyproxy_sessions_opened_total", expect: 2},
+		{name: "pyproxy_sessions", expect: 2},
+		{name: "pyproxy_workers_alive", expect: 1},
+		{name: "pyproxy_requests_total", labels: []string{"op", "open"}, expect: 2},
+		{name: "pyproxy_requests_total", labels: []string{"op", "frame"}, expect: 0},
+	} {
+		if got := metricValue(t, families, tt.name, tt.labels...); got != tt.expect {
+			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.expect)
+		}
+	}
+	if v := metricValue(t, families, "go_goroutines"); v < 1 {
+		t.Errorf("go_goroutines = %v, want the server's goroutines", v)
+	}
+	status, ready := waitCompiled(t, base)
+	if status != http.StatusOK || !ready.Ready || ready.Checks["modules"] != "ok" || ready.Checks["python"] != "ok" {
+		t.Errorf("/readyz = %d %+v, want 200 {ready: true, checks: {modules: ok, python: ok}}", status, ready)
+	}
 }
