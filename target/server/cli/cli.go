@@ -75,6 +75,7 @@ Usage:
   remotemedia validate DEF
   remotemedia nodes [--json | --schema | --markdown] [--python on]
   remotemedia serve [--listen 127.0.0.1:8080] [flags]
+  remotemedia stream URL/NAME --in IN.wav [--out [NODE.PORT=]OUT.wav] [--events EVENTS.jsonl] [--realtime]
   remotemedia frames FILE.msgpack | -
   remotemedia version
 
@@ -100,6 +101,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = cmdNodes(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "stream":
+		err = cmdStream(ctx, args[1:], stdout, stderr)
 	case "frames":
 		err = cmdFrames(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
