@@ -38,8 +38,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bodyTimeout := fs.Duration("body-timeout", time.Minute, "time a client has to send a request body")
 	var pf pythonFlags
 	pf.register(fs)
-	var wf wasmFlags // the tab runs the WASM nodes: --modules is what it is served
+	var wf wasmFlags // the server's pipelines and the tab run the WASM nodes: --modules is what both use
 	wf.register(fs)
+	var lf liveFlags
+	lf.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -87,8 +89,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(pyproxy.Guard(guard)) // Host on every request, Origin on every one that is not a plain GET
-	ready := []pyproxy.ReadyCheck{compiled.readyCheck()}
-	py, err := pf.start(ctx, pyproxy.Config{Token: tok, AllowOrigins: guard.AllowOrigins, AllowHosts: guard.AllowHosts, BodyTimeout: *bodyTimeout,
+	var liveReady liveReadiness
+	ready := []pyproxy.ReadyCheck{compiled.readyCheck(), liveReady.check()}
+	// The server's own pipelines reach the Python nodes through a private
+	// listener with a random operator token: their definitions are the
+	// operator's, so they may set operator-only params; clients never hold it.
+	opToken, err := randomToken()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	py, err := pf.start(ctx, pyproxy.Config{Token: tok, OperatorToken: opToken, AllowOrigins: guard.AllowOrigins, AllowHosts: guard.AllowHosts, BodyTimeout: *bodyTimeout,
 		Metrics: metrics, Gatherer: metrics, ReadyChecks: ready}, "", stderr)
 	if err != nil {
 		ln.Close()
@@ -97,12 +108,34 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if py != nil {
 		defer py.Close()
 		py.Register(e, "") // /v1/..., /healthz (with the workers' state), /readyz, /metrics
+		pyCtx, stopPy := context.WithCancel(context.Background())
+		defer stopPy()
+		if err := servePython(pyCtx, py, opToken, nodes); err != nil {
+			ln.Close()
+			return err
+		}
 	} else if err := registerPythonOff(e, metrics, ready, tok); err != nil {
 		ln.Close()
 		return err
 	}
-	// The live server (target/server/live) mounts here: live.Config{Registry: nodes
-	// (with the proxy's types when py != nil), Metrics: metrics, ...}.
+
+	// The pipelines clients run here (docs/server.md), behind the token.
+	pipes, err := lf.pipelines(nodes, stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	liveSrv, err := lf.server(pipes, nodes, guard.AllowOrigins, metrics, stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer liveSrv.Close()
+	liveSrv.Register(e.Group("", requireToken(tok)))
+	go func() {
+		<-compiled.done
+		liveReady.prepare(compileCtx, liveSrv, stderr)
+	}()
 	site := echo.WrapHandler(web.Handler(siteModules, examples.FS))
 	if len(guard.AllowOrigins) > 0 { // a page on an allowed origin may load remotemedia.js, core.wasm and the modules
 		site = middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: guard.AllowOrigins, AllowMethods: []string{http.MethodGet, http.MethodHead}})(site)
@@ -117,12 +150,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if py != nil {
 		pyState = fmt.Sprintf("%d worker(s), %d node types", len(py.Workers()), len(py.Nodes()))
 	}
-	fmt.Fprintf(stdout, "remotemedia: serving the demo on http://%s/ (Python nodes: %s)\n", ln.Addr(), pyState)
+	names := make([]string, len(pipes))
+	for i, p := range pipes {
+		names[i] = p.Name
+	}
+	fmt.Fprintf(stdout, "remotemedia: serving the demo on http://%s/ (Python nodes: %s; pipelines: %s)\n", ln.Addr(), pyState, strings.Join(names, ", "))
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	// SIGTERM: live sessions get their input closed, flush, send their last
+	// outputs and end frames and are closed with "going away", within the drain
+	// deadline; then the HTTP server stops.
+	dctx, cancelDrain := context.WithTimeout(context.Background(), lf.drainTimeout)
+	if err := liveSrv.Drain(dctx); err != nil {
+		fmt.Fprintf(stderr, "remotemedia: live sessions cut after --drain-timeout %v\n", lf.drainTimeout)
+	}
+	cancelDrain()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

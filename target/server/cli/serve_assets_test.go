@@ -95,8 +95,8 @@ func TestServeReadyPythonOff(t *testing.T) {
 	t.Setenv("REMOTEMEDIA_TOKEN", "s3cret")
 	base := "http://" + startServe(t, "--python", "off")
 	status, ready := waitCompiled(t, base)
-	if status != http.StatusOK || !ready.Ready || ready.Checks["modules"] != "ok" || ready.Checks["python"] != "off" || len(ready.Checks) != 2 {
-		t.Errorf("/readyz = %d %+v, want 200 {ready: true, checks: {modules: ok, python: off}}", status, ready)
+	if status != http.StatusOK || !ready.Ready || ready.Checks["modules"] != "ok" || ready.Checks["pipelines"] != "ok" || ready.Checks["python"] != "off" || len(ready.Checks) != 3 {
+		t.Errorf("/readyz = %d %+v, want 200 {ready: true, checks: {modules: ok, pipelines: ok, python: off}}", status, ready)
 	}
 	if resp, body := httpGet(t, base+"/metrics"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/metrics without the token: %s %.200s, want 401", resp.Status, body)
