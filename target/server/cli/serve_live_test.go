@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -274,3 +275,91 @@ func inProcessOutputs(t *testing.T, frames []*frame.Frame) []client.Output {
 type sourceFunc func() (*frame.Frame, error)
 
 func (f sourceFunc) Next() (*frame.Frame, error) { return f() }
+
+// Python nodes in served pipelines (issue 11 point 5): a session that ends
+// closes its Python session on the server's proxy, and a worker's death fails
+// only the session that had a node on it, with the reason, while a WASM
+// session on the same server finishes untouched.
+func TestServePythonSessions(t *testing.T) {
+	needPython(t)
+	dir := t.TempDir()
+	failing, module := failingPipeline(t, dir, "Die", "continue", "after: 20")
+	defs := filepath.Join(dir, "defs")
+	if err := os.Mkdir(defs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	speech, _ := os.ReadFile(speechFrontend)
+	die, _ := os.ReadFile(failing)
+	for name, data := range map[string][]byte{
+		"speech-frontend.yaml": speech,
+		"die.yaml":             die,
+		"pass.yaml":            bytes.ReplaceAll(die, []byte("node_type: Die"), []byte("node_type: Raise")), // raises after 20 frames
+	} {
+		if err := os.WriteFile(filepath.Join(defs, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "http://" + startServe(t, "--python", "on", "--module", module, "--definitions", defs)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := clientws.New(base, "")
+	frames := wavFrames(t, speechLikeWAV(t, dir, "in.wav", []segment{{0.3, false}, {1.0, true}, {0.3, false}}))
+
+	// A Python session that ends normally closes its proxy session.
+	end := streamAll(ctx, t, c, "pass", frames[:10])
+	if end.Error != "" || end.FramesIn != 10 {
+		t.Fatalf("pass pipeline: end %+v, want no error and 10 frames", end)
+	}
+	if open := metricValue(t, scrapeMetrics(t, base, nil), "pyproxy_sessions"); open != 0 {
+		t.Errorf("pyproxy_sessions = %v after the session ended, want 0", open)
+	}
+
+	// The worker dies under one session while a WASM session runs beside it.
+	wasm, err := c.Open(ctx, "speech-frontend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames[:len(frames)/2] {
+		if err := wasm.Send(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	died := streamAll(ctx, t, c, "die", frames)
+	if !strings.Contains(died.Error, "died") || !strings.Contains(died.Error, "the node's session is gone") {
+		t.Errorf("die pipeline: end error %q, want the worker's death", died.Error)
+	}
+	t.Logf("the session on the dead worker ended with: %s", died.Error)
+	for _, f := range frames[len(frames)/2:] {
+		if err := wasm.Send(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wasm.CloseInput(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if end, err := wasm.Wait(ctx); err != nil || end.FramesIn != uint64(len(frames)) {
+		t.Errorf("the WASM session beside it: %+v, %v; want every frame and no error", end, err)
+	}
+}
+
+// streamAll sends frames through a new session of pipeline, ends its input
+// (unless the session ended first) and returns its end.
+func streamAll(ctx context.Context, t *testing.T, c *client.Client, pipeline string, frames []*frame.Frame) *client.End {
+	t.Helper()
+	s, err := c.Open(ctx, pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, f := range frames {
+		if err := s.Send(ctx, f); err != nil {
+			break // the session ended (its end frame says why)
+		}
+	}
+	_ = s.CloseInput(ctx)
+	end, err := s.Wait(ctx)
+	if end == nil {
+		t.Fatalf("%s: no end frame: %v", pipeline, err)
+	}
+	return end
+}
