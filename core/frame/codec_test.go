@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/remotemedia/hybrid/core/frame"
@@ -152,4 +153,22 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("round trip changed the frame: %+v vs %+v", again, fr)
 		}
 	})
+}
+
+func TestFloat32s(t *testing.T) {
+	tests := []struct {
+		name   string
+		given  *frame.Frame
+		expect []float32
+	}{
+		{"f32 as it is", frame.NewAudioF32(frame.Header{}, 16000, 1, []float32{0.5, -1, 0.25}), []float32{0.5, -1, 0.25}},
+		{"s16 over 32768", frame.NewAudioS16(frame.Header{}, 16000, 2, []int16{16384, -32768, 32767, 0}), []float32{0.5, -1, 32767.0 / 32768, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.given.Float32s(); !slices.Equal(got, tc.expect) {
+				t.Errorf("Float32s() = %v, want %v", got, tc.expect)
+			}
+		})
+	}
 }

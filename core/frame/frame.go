@@ -213,6 +213,21 @@ func (f *Frame) DurationUS() int64 {
 	return int64(f.Samples()) * 1_000_000 / int64(f.SampleRate)
 }
 
+// Float32s returns the samples of an audio frame as f32: an f32 frame's as F32
+// returns them, an s16 frame's converted (v/32768), as every writer of f32
+// output converts them.
+func (f *Frame) Float32s() []float32 {
+	if f.Format != S16 {
+		return f.F32()
+	}
+	s16 := f.S16()
+	out := make([]float32, len(s16))
+	for i, v := range s16 {
+		out[i] = float32(v) / 32768
+	}
+	return out
+}
+
 // F32 returns the samples of an f32 audio frame. The slice aliases Data when Data is
 // 4-byte aligned (the usual case) and is a copy otherwise; do not write to it.
 func (f *Frame) F32() []float32 {

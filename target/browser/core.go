@@ -237,11 +237,7 @@ func f32Bytes(f *frame.Frame) []byte {
 	if f.Format != frame.S16 {
 		return f.Data
 	}
-	out := make([]byte, 0, len(f.Data)*2)
-	for _, v := range f.S16() {
-		out = appendF32(out, float32(v)/32768)
-	}
-	return out
+	return frame.NewAudioF32(f.Header, f.SampleRate, f.Channels, f.Float32s()).Data
 }
 
 func (col *collector) result(stats []sched.NodeStats) map[string]any {

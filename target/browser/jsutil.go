@@ -108,7 +108,3 @@ func bytesToF32(b []byte) []float32 {
 	}
 	return out
 }
-
-func appendF32(b []byte, v float32) []byte {
-	return binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-}

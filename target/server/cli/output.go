@@ -316,14 +316,7 @@ func (s *fileSink) writeAudio(o sched.Output) error {
 		return fmt.Errorf("--out: %s changed format mid-stream (%d Hz %s, then %d Hz %s); a WAV file holds one",
 			src, a.wav.SampleRate, plural(a.wav.Channels, "channel"), f.SampleRate, plural(int(f.Channels), "channel"))
 	}
-	var samples []float32
-	if f.Format == frame.S16 {
-		for _, v := range f.S16() {
-			samples = append(samples, float32(v)/32768)
-		}
-	} else {
-		samples = f.F32()
-	}
+	samples := f.Float32s()
 	a.samples += int64(len(samples) / int(f.Channels))
 	if err := a.wav.Write(samples); err != nil {
 		return fmt.Errorf("--out %s: %w", a.file.path, err)

@@ -284,15 +284,7 @@ func (s *runSink) writeAudio(f *frame.Frame) error {
 		return fmt.Errorf("live: %s changed format mid-stream (%d Hz %d channels, then %d Hz %d channels); a WAV file holds one",
 			s.output, s.wav.SampleRate, s.wav.Channels, f.SampleRate, f.Channels)
 	}
-	var samples []float32
-	if f.Format == frame.S16 {
-		for _, v := range f.S16() {
-			samples = append(samples, float32(v)/32768)
-		}
-	} else {
-		samples = f.F32()
-	}
-	return s.wav.Write(samples)
+	return s.wav.Write(f.Float32s())
 }
 
 // finish completes the WAV file: with no audio, a valid empty one (as run writes).
