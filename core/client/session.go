@@ -126,6 +126,7 @@ type Socket struct {
 	wake     chan struct{} // tells the writer there is something to write (cap 1)
 	room     chan struct{} // closed (and replaced) when a write makes room
 	err      error         // why the socket is done; set once, under mu
+	writeErr error         // a failed write, reported by the reader unless the server's close says more
 	done     chan struct{} // closed when err is set
 }
 
@@ -322,12 +323,17 @@ func (s *Socket) writeLoop() {
 		s.mu.Unlock()
 		for i, m := range msgs {
 			if err := s.conn.Write(s.ctx, m); err != nil {
+				// The reader says why the socket ended: a write fails also when
+				// the server has just closed it, and its close code and reason
+				// are what the caller needs. Closing wakes the reader.
 				var ce *CloseError
 				if !errors.As(err, &ce) {
 					err = fmt.Errorf("writing to the socket: %w", err)
 				}
-				s.stop(err)
-				s.conn.Close() // wakes the reader
+				s.mu.Lock()
+				s.writeErr = err
+				s.mu.Unlock()
+				s.conn.Close()
 				return
 			}
 			msgs[i] = nil
@@ -354,7 +360,14 @@ func (s *Socket) readLoop() {
 		if err != nil {
 			var ce *CloseError
 			if !errors.As(err, &ce) && s.ctx.Err() == nil {
-				err = fmt.Errorf("reading from the socket: %w", err)
+				s.mu.Lock()
+				werr := s.writeErr
+				s.mu.Unlock()
+				if werr != nil { // the writer failed first and closed the connection
+					err = werr
+				} else {
+					err = fmt.Errorf("reading from the socket: %w", err)
+				}
 			}
 			s.stop(err)
 			return
