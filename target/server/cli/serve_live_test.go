@@ -240,12 +240,7 @@ func wavFrames(t *testing.T, path string) []*frame.Frame {
 func inProcessOutputs(t *testing.T, frames []*frame.Frame) []client.Output {
 	t.Helper()
 	ctx := context.Background()
-	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: filepath.Join(t.TempDir(), "cache")}
-	reg, h, err := wf.registry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close(ctx)
+	reg := testNodes(t)
 	data, _ := os.ReadFile(speechFrontend)
 	p, err := runner.Load(data, reg)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/remotemedia/hybrid/core/client"
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wavio"
 	"github.com/remotemedia/hybrid/target/server/clientws"
 	"github.com/remotemedia/hybrid/target/server/live"
@@ -78,6 +79,20 @@ nodes:
   - {id: f32, node_type: convert, params: {to: f32}}
 `
 
+// testNodes returns the registry of the standard WASM modules, with a
+// compile cache of the test's own; the host closes when the test ends.
+func testNodes(t *testing.T) *node.Registry {
+	t.Helper()
+	ctx := context.Background()
+	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: filepath.Join(t.TempDir(), "cache")}
+	reg, h, err := wf.registry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(ctx) })
+	return reg
+}
+
 // liveServer serves examples/speech-frontend.yaml and s16-in on loopback.
 func liveServer(t *testing.T) string {
 	t.Helper()
@@ -87,13 +102,7 @@ func liveServer(t *testing.T) string {
 // liveServerWith is liveServer with cfg's limits.
 func liveServerWith(t *testing.T, cfg live.Config) string {
 	t.Helper()
-	ctx := context.Background()
-	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: filepath.Join(t.TempDir(), "cache")}
-	reg, h, err := wf.registry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(ctx) })
+	reg := testNodes(t)
 	data, err := os.ReadFile(speechFrontend)
 	if err != nil {
 		t.Fatal(err)
@@ -400,12 +409,7 @@ func TestStreamSaysWhenTheServerStopsEarly(t *testing.T) {
 	dir := t.TempDir()
 	in := toneWAV(t, dir, "in.wav", 30) // at real-time pace: the drain comes long before its end
 	ctx := context.Background()
-	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: filepath.Join(t.TempDir(), "cache")}
-	reg, h, err := wf.registry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close(ctx)
+	reg := testNodes(t)
 	data, err := os.ReadFile(speechFrontend)
 	if err != nil {
 		t.Fatal(err)
