@@ -53,33 +53,67 @@ type Param struct {
 	Operator bool `json:"operator,omitempty" msgpack:"operator"`
 }
 
-// message is any worker -> proxy message.
+// message is any worker -> proxy message (docs/worker-protocol.md): ready, output,
+// done, error or pong. Fields a message's op does not use are absent on the pipe and
+// zero here.
 type message struct {
 	Op      string `msgpack:"op"`
-	ID      uint64 `msgpack:"id"`
-	Session string `msgpack:"session"`
-	Frame   []byte `msgpack:"frame"`
-	Error   string `msgpack:"error"`
+	ID      uint64 `msgpack:"id"`      // all but ready: the request answered
+	Session string `msgpack:"session"` // output, done, error: the request's session
+	Frame   []byte `msgpack:"frame"`   // output: one frame in the wire format
+	// Error (error) is "ExceptionType: message": what a client may see.
+	Error string `msgpack:"error"`
+	// Type (error) is the exception's type name.
+	Type string `msgpack:"type"`
 	// Traceback of an error: logged with the session id, never sent to a client.
 	Traceback string `msgpack:"traceback"`
 	// Fatal marks an error after which the worker exits (its memory limit was hit).
 	Fatal   bool       `msgpack:"fatal"`
-	Type    string     `msgpack:"type"`
-	Level   string     `msgpack:"level"`
-	Msg     string     `msgpack:"msg"`
-	Version int        `msgpack:"version"`
-	PID     int        `msgpack:"pid"`
-	Nodes   []NodeType `msgpack:"nodes"`
+	Version int        `msgpack:"version"` // ready: ProtocolVersion
+	PID     int        `msgpack:"pid"`     // ready
+	Nodes   []NodeType `msgpack:"nodes"`   // ready
 }
 
-// request is any proxy -> worker message.
+// request is any proxy -> worker message, before it is given its id; write encodes
+// it as one of the message structs below.
 type request struct {
-	op       string
+	op       string // open, frame, flush, close or ping
 	session  string
 	nodeType string         // open
 	params   map[string]any // open
 	frame    []byte         // frame
 }
+
+// The proxy -> worker messages as they go on the pipe (docs/worker-protocol.md):
+// field order is the order of the keys in the msgpack map.
+type (
+	// openRequest creates a node instance for a session.
+	openRequest struct {
+		Op       string         `msgpack:"op"`
+		ID       uint64         `msgpack:"id"`
+		Session  string         `msgpack:"session"`
+		NodeType string         `msgpack:"node_type"`
+		Params   map[string]any `msgpack:"params"`
+	}
+	// frameRequest hands a session's node one frame in the wire format.
+	frameRequest struct {
+		Op      string `msgpack:"op"`
+		ID      uint64 `msgpack:"id"`
+		Session string `msgpack:"session"`
+		Frame   []byte `msgpack:"frame"`
+	}
+	// sessionRequest is flush or close: an op on a session, with no other field.
+	sessionRequest struct {
+		Op      string `msgpack:"op"`
+		ID      uint64 `msgpack:"id"`
+		Session string `msgpack:"session"`
+	}
+	// pingRequest asks for a pong.
+	pingRequest struct {
+		Op string `msgpack:"op"`
+		ID uint64 `msgpack:"id"`
+	}
+)
 
 // call is one request in flight: the outputs it produced so far and how it ended.
 type call struct {
@@ -138,15 +172,25 @@ type worker struct {
 
 	sessions atomic.Int64 // sessions pinned here, for load balancing
 
-	wmu  sync.Mutex // serializes writes to stdin
-	wbuf bytes.Buffer
-	enc  *msgpack.Encoder
+	wmu      sync.Mutex // serializes writes to stdin
+	wbuf     bytes.Buffer
+	enc      *msgpack.Encoder // writes to wbuf; compact ints, sorted map keys
+	frameReq frameRequest     // reused: one frame request without an allocation
 
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]*call
 	cause   error         // why the worker stopped; set before dead is closed
 	dead    chan struct{} // closed once the process has exited and been reaped
+}
+
+// newRequestEncoder is the encoder of proxy -> worker messages: integers in their
+// shortest form and map keys sorted, so one request always encodes to the same bytes.
+func newRequestEncoder(buf *bytes.Buffer) *msgpack.Encoder {
+	enc := msgpack.NewEncoder(buf)
+	enc.UseCompactInts(true)
+	enc.SetSortMapKeys(true)
+	return enc
 }
 
 // startWorker runs a worker process and waits for its ready message.
@@ -165,7 +209,7 @@ func startWorker(ctx context.Context, cfg Config, orphan func(string, []byte)) (
 	setProcAttr(cmd)
 	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not block Wait
 	w := &worker{memory: memory, cmd: cmd, orphan: orphan, pending: map[uint64]*call{}, dead: make(chan struct{})}
-	w.enc = msgpack.NewEncoder(&w.wbuf)
+	w.enc = newRequestEncoder(&w.wbuf)
 	w.stderr = &tailWriter{log: cfg.Logger}
 	cmd.Stderr = w.stderr
 	var err error
@@ -212,12 +256,7 @@ func (w *worker) readReady() error {
 		if buf, err = readMessage(w.stdout, buf, &m); err != nil {
 			return err
 		}
-		switch m.Op {
-		case "log":
-			w.logLine(m.Level, m.Msg)
-			continue
-		case "ready":
-		default:
+		if m.Op != "ready" {
 			return fmt.Errorf("first message is %q, want \"ready\"", m.Op)
 		}
 		if m.Version != ProtocolVersion {
@@ -322,21 +361,8 @@ func (w *worker) dispatch(m *message) {
 		default:
 			c.finish(nil)
 		}
-	case "log":
-		w.logLine(m.Level, m.Msg)
 	default:
-		w.log.Warn("pyproxy: unknown message from worker", "op", m.Op)
-	}
-}
-
-func (w *worker) logLine(level, msg string) {
-	switch level {
-	case "error":
-		w.log.Error(msg)
-	case "warn":
-		w.log.Warn(msg)
-	default:
-		w.log.Info(msg)
+		w.log.Warn("pyproxy: unknown message from worker", "op", m.Op, "id", m.ID, "session", m.Session)
 	}
 }
 
@@ -360,52 +386,30 @@ func (w *worker) start(r request) (*call, error) {
 	return c, nil
 }
 
+// write encodes r as request id and writes it to the worker in one call.
 func (w *worker) write(id uint64, r request) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	w.wbuf.Reset()
-	w.wbuf.Write([]byte{0, 0, 0, 0})
-	e := w.enc
-	n := 3
-	switch r.op {
-	case "open":
-		n += 2
-	case "frame":
-		n++
-	}
+	w.wbuf.Write([]byte{0, 0, 0, 0}) // the length, filled in below
 	var err error
-	str := func(k, v string) {
-		if err == nil {
-			if err = e.EncodeString(k); err == nil {
-				err = e.EncodeString(v)
-			}
-		}
-	}
-	err = e.EncodeMapLen(n)
-	str("op", r.op)
-	if err == nil {
-		if err = e.EncodeString("id"); err == nil {
-			err = e.EncodeUint(id)
-		}
-	}
-	str("session", r.session)
 	switch r.op {
 	case "open":
-		str("node_type", r.nodeType)
-		if err == nil {
-			if err = e.EncodeString("params"); err == nil {
-				if r.params == nil {
-					r.params = map[string]any{}
-				}
-				err = e.Encode(r.params)
-			}
+		params := r.params
+		if params == nil {
+			params = map[string]any{}
 		}
+		err = w.enc.Encode(&openRequest{Op: r.op, ID: id, Session: r.session, NodeType: r.nodeType, Params: params})
 	case "frame":
-		if err == nil {
-			if err = e.EncodeString("frame"); err == nil {
-				err = e.EncodeBytes(r.frame)
-			}
-		}
+		w.frameReq = frameRequest{Op: r.op, ID: id, Session: r.session, Frame: r.frame}
+		err = w.enc.Encode(&w.frameReq)
+		w.frameReq.Frame = nil // not kept alive until the next frame
+	case "flush", "close":
+		err = w.enc.Encode(&sessionRequest{Op: r.op, ID: id, Session: r.session})
+	case "ping":
+		err = w.enc.Encode(&pingRequest{Op: r.op, ID: id})
+	default:
+		err = fmt.Errorf("%w: unknown request op %q", ErrProtocol, r.op)
 	}
 	if err != nil {
 		return fmt.Errorf("pyproxy: encode %s request: %w", r.op, err)

@@ -7,7 +7,7 @@ from math import gcd
 import numpy as np
 
 try:
-    from scipy.signal import resample_poly as _resample_poly
+    from scipy.signal import resample_poly as _resample_poly  # type: ignore[import-untyped]
 except ImportError:  # scipy is optional
     _resample_poly = None
 
@@ -24,7 +24,8 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if _resample_poly is not None:
         g = gcd(rate_in, rate_out)
-        return _resample_poly(x, rate_out // g, rate_in // g, axis=-1).astype(np.float32)
+        y: np.ndarray = _resample_poly(x, rate_out // g, rate_in // g, axis=-1)
+        return y.astype(np.float32)
     g = gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g
     n_in = x.shape[-1]
@@ -55,7 +56,8 @@ def mix_channels(x: np.ndarray, channels: int) -> np.ndarray:
     if have == channels:
         return x
     if channels == 1:
-        return x.mean(axis=0, keepdims=True)
+        mean: np.ndarray = x.mean(axis=0, keepdims=True)
+        return mean
     if have == 1:
         return np.repeat(x, channels, axis=0)
     if have > channels:

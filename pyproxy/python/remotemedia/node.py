@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -59,14 +59,14 @@ class Node:
         """Release what initialize() took."""
         self._is_initialized = False
 
-    def split_data_metadata(self, data: Any) -> tuple[Any, dict | None]:
+    def split_data_metadata(self, data: Any) -> tuple[Any, dict[str, Any] | None]:
         """Split ``(data, metadata_dict)`` into its parts (RemoteMedia helper); plain data has no metadata."""
         if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], dict) and not isinstance(
                 data[0], np.ndarray):
             return data[0], data[1]
         return data, None
 
-    def merge_data_metadata(self, data: Any, metadata: dict | None) -> Any:
+    def merge_data_metadata(self, data: Any, metadata: dict[str, Any] | None) -> Any:
         """The reverse of split_data_metadata."""
         return (data, metadata) if metadata else data
 
@@ -89,6 +89,15 @@ def frame_to_data(f: Frame) -> Any:
     if k == "tensor":
         return np.frombuffer(f.payload(), dtype=_DTYPES[f.dtype]).reshape(f.shape).copy()
     return f  # control frames are passed as frames
+
+
+class _Header(TypedDict):
+    """The header fields an output frame takes from its input frame."""
+
+    sid: str
+    seq: int
+    ts: int
+    meta: dict[str, Any]
 
 
 def _json_default(o: Any) -> Any:
@@ -139,7 +148,7 @@ def data_to_frame(v: Any, src: Frame) -> Frame | None:
             and (v[2] is None or isinstance(v[2], dict))):
         meta.update(v[2] or {})
         v = v[:2]
-    h = dict(sid=src.sid, seq=src.seq, ts=src.ts, meta=meta)
+    h = _Header(sid=src.sid, seq=src.seq, ts=src.ts, meta=meta)
     if _is_audio(v):
         a, rate = v
         a = np.asarray(a, dtype=np.float32)

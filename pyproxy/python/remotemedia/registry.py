@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from .node import Node
+from .protocol import NodeSpec, ParamSpec
 
 log = logging.getLogger("remotemedia.registry")
 
@@ -194,19 +195,19 @@ def unavailable_reason(cls: type) -> str:
     return str(reason) if reason else ""
 
 
-def describe(name: str, cls: type) -> dict[str, Any]:
+def describe(name: str, cls: type) -> NodeSpec:
     """The ready-message description of a node class: doc, streaming flag, the params of __init__ (each with
     required and operator flags) and, when it cannot run here, why (unavailable)."""
     doc = inspect.getdoc(cls) or ""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cls.__init__)  # type: ignore[misc]  # the class's own constructor
     except (TypeError, ValueError):
         sig = None
     sig_params = [p for p in (sig.parameters.values() if sig else [])
                   if p.name not in ("self", "name") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     operator = operator_params(cls, [p.name for p in sig_params])
     required = set(getattr(cls, "required_params", ()) or ())
-    params = []
+    params: list[ParamSpec] = []
     for p in sig_params:
         m = re.search(rf"^\s*{re.escape(p.name)}\s*(?:\([^)]*\))?\s*:\s*(.+)$", doc, re.M)
         params.append({
@@ -222,13 +223,24 @@ def describe(name: str, cls: type) -> dict[str, Any]:
 
 
 def class_is_streaming(cls: type) -> bool:
-    """True when the class declares is_streaming, or its __init__ sets ``self.is_streaming = True`` as
-    RemoteMedia's own streaming nodes do."""
-    if getattr(cls, "is_streaming", False) is True:
+    """Whether cls streams, as the ready message says it, found with inspect and without making an instance (that
+    may load a model): the class attribute is_streaming is True, or process is an async generator function and
+    __init__ assigns self.is_streaming, as RemoteMedia's own streaming nodes do. The worker decides each session
+    from the instance's is_streaming once it is made (Session.open), so a node that sets it to False in __init__
+    is run per item whatever this says."""
+    if _class_attr(cls, "is_streaming") is True:
         return True
-    try:
-        src = inspect.getsource(cls.__init__)
-    except (OSError, TypeError):
+    if not inspect.isasyncgenfunction(getattr(cls, "process", None)):
         return False
-    return re.search(r"self\.is_streaming\s*=\s*True\b", src) is not None
+    init = inspect.unwrap(getattr(cls, "__init__", object.__init__))
+    code = getattr(init, "__code__", None)
+    return code is not None and "is_streaming" in code.co_names
 
+
+def _class_attr(cls: type, name: str) -> bool | None:
+    """The value of a plain bool class attribute (None when absent or anything else, such as a property)."""
+    try:
+        v = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return None
+    return v if isinstance(v, bool) else None

@@ -128,7 +128,7 @@ def _from_map(m: Any) -> Frame:
     return _from_map_checked(m)
 
 
-def _from_map_fast(m: dict) -> Frame | None:
+def _from_map_fast(m: dict[Any, Any]) -> Frame | None:
     """_from_map for a well-formed map, in one pass of exact type checks; None sends anything unusual (and every
     error) through _from_map_checked, which names the offending field."""
     get = m.get
@@ -162,7 +162,7 @@ def _from_map_fast(m: dict) -> Frame | None:
     return f
 
 
-_NO_META: dict = {}
+_NO_META: dict[str, Any] = {}
 
 
 def _from_map_checked(m: Any) -> Frame:
@@ -181,7 +181,7 @@ def _from_map_checked(m: Any) -> Frame:
     if kind not in KINDS:
         raise WireError(f"frame: invalid: unknown frame kind {kind!r}")
 
-    def get(key: str, typ: type | tuple, default: Any) -> Any:
+    def get(key: str, typ: type | tuple[type, ...], default: Any) -> Any:
         val = m.get(key, default)
         if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
             raise WireError(f"frame: cannot decode: field {key!r}: {type(val).__name__} is not {typ}")
@@ -215,7 +215,8 @@ def decode(b: bytes) -> Frame:
     try:
         m = msgpack.unpackb(b, raw=False, strict_map_key=False)
     except msgpack.ExtraData as e:
-        raise WireError(f"frame: cannot decode: {len(e.extra)} trailing bytes after the frame") from None
+        extra: bytes = e.extra  # type: ignore[attr-defined]  # msgpack-types omits it
+        raise WireError(f"frame: cannot decode: {len(extra)} trailing bytes after the frame") from None
     except (ValueError, msgpack.UnpackException) as e:
         raise WireError(f"frame: cannot decode: truncated or malformed frame ({len(b)} bytes): {e}") from None
     return _from_map(m)

@@ -19,25 +19,20 @@ import threading
 import traceback
 import types
 from collections import deque
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 
 from . import registry, wire
 from .node import data_to_frame, frame_to_data
+from .protocol import (MAX_MESSAGE, PROTOCOL_VERSION, ErrorMessage, FrameRequest, Message, OpenRequest,
+                       OutputMessage, ProtocolError, SessionOp, parse_request, request_id, request_session)
 
-PROTOCOL_VERSION = 1
-MAX_MESSAGE = 1 << 30
+__all__ = ["MAX_MESSAGE", "PROTOCOL_VERSION", "ProtocolError", "Worker", "main"]
 
 log = logging.getLogger("remotemedia.worker")
 
-
-class ProtocolError(ValueError):
-    """A request that does not follow the worker protocol."""
-
-
 _END = object()  # ends a streaming node's input iterator
-_EOF = {"op": "eof", "id": 0}  # queued to every session when stdin ends
 
 
 EXIT_MEMORY = 3  # the worker's exit status after a node call hit the memory limit
@@ -93,11 +88,11 @@ class Worker:
         self._lock = threading.Lock()
         self.sessions: dict[str, Session] = {}
 
-    def send(self, *msgs: dict[str, Any]) -> None:
+    def send(self, *msgs: Message) -> None:
         """Write whole messages with one write call (an output and its "done" travel together)."""
         with self._lock:
             pack = self._packer.pack
-            parts = []
+            parts: list[bytes] = []
             for msg in msgs:
                 body = pack(msg)
                 parts += (len(body).to_bytes(4, "big"), body)
@@ -113,13 +108,13 @@ class Worker:
         (the proxy logs it). A MemoryError under a memory limit ends the worker (exit_for_memory)."""
         if isinstance(e, MemoryError) and self.memory_limit > 0:
             self.exit_for_memory(rid, session, e)
-        msg = {"op": "error", "id": rid, "session": session or "", "error": _error_text(e),
-               "type": type(e).__name__}
+        msg: ErrorMessage = {"op": "error", "id": rid, "session": session or "", "error": _error_text(e),
+                             "type": type(e).__name__}
         if e.__traceback__ is not None and not isinstance(e, ProtocolError):
             msg["traceback"] = _traceback_text(e)
         self.send(msg)
 
-    def exit_for_memory(self, rid: int, session: str | None, e: MemoryError) -> None:
+    def exit_for_memory(self, rid: int, session: str | None, e: MemoryError) -> NoReturn:
         """A node call reached the memory limit: answer it with a fatal error and exit with EXIT_MEMORY, so
         the proxy replaces this worker (its memory may be fragmented or held by a node's state)."""
         try:
@@ -148,32 +143,21 @@ class Worker:
         rid, sid = 0, None
         try:
             try:
-                msg = msgpack.unpackb(body, raw=False)
+                decoded = msgpack.unpackb(body, raw=False)
             except Exception as e:  # noqa: BLE001 - any garbage is a protocol error
                 raise ProtocolError(f"malformed message ({len(body)} bytes): {e}") from None
-            if not isinstance(msg, dict):
-                raise ProtocolError(f"message is a {type(msg).__name__}, want a map")
-            rid = msg.get("id")
-            if not isinstance(rid, int) or isinstance(rid, bool) or rid < 0:
-                rid = 0
-                raise ProtocolError('missing or invalid field "id"')
-            op = msg.get("op")
-            if op == "ping":
+            rid, sid = request_id(decoded), request_session(decoded)
+            msg = parse_request(decoded)
+            if msg["op"] == "ping":
                 self.send({"op": "pong", "id": rid})
                 return
-            if op not in ("open", "frame", "flush", "close"):
-                raise ProtocolError(f"unknown op {op!r}")
-            sid = msg.get("session")
-            if not isinstance(sid, str):
-                sid = None
-                raise ProtocolError(f'{op}: missing or invalid field "session"')
-            sess = self.sessions.get(sid)
-            if op == "open":
+            sess = self.sessions.get(msg["session"])
+            if msg["op"] == "open":
                 if sess is not None:
-                    raise ProtocolError(f"open: session {sid!r} is already open")
-                sess = self.sessions[sid] = Session(self, sid)
+                    raise ProtocolError(f"open: session {msg['session']!r} is already open")
+                sess = self.sessions[msg["session"]] = Session(self, msg["session"])
             elif sess is None:
-                raise ProtocolError(f"{op}: unknown session {sid!r} (not open)")
+                raise ProtocolError(f"{msg['op']}: unknown session {msg['session']!r} (not open)")
             sess.queue.put_nowait(msg)
         except Exception as e:  # noqa: BLE001 - the worker must survive any request
             self.send_error(rid, sid, e)
@@ -210,7 +194,7 @@ class Worker:
         """At EOF: let each session finish its queued requests and clean up; abort what is still busy."""
         sessions = list(self.sessions.values())
         for sess in sessions:
-            sess.queue.put_nowait(_EOF)
+            sess.queue.put_nowait(None)
         if sessions:
             await asyncio.wait([s.task for s in sessions], timeout=grace_s)
         for sess in sessions:
@@ -220,16 +204,17 @@ class Worker:
 
 
 class _Inbox:
-    """A session's request queue: a deque and at most one waiting task (lighter than asyncio.Queue)."""
+    """A session's request queue: a deque and at most one waiting task (lighter than asyncio.Queue); None is the
+    end of input (queued to every session when stdin ends)."""
 
     __slots__ = ("_items", "_waiter", "_loop")
 
     def __init__(self) -> None:
-        self._items: deque[Any] = deque()
+        self._items: deque[SessionOp | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
 
-    def put_nowait(self, item: Any) -> None:
+    def put_nowait(self, item: SessionOp | None) -> None:
         self._items.append(item)
         w = self._waiter
         if w is not None:
@@ -237,7 +222,7 @@ class _Inbox:
             if not w.done():
                 w.set_result(None)
 
-    async def get(self) -> Any:
+    async def get(self) -> SessionOp | None:
         while not self._items:
             w = self._waiter = self._loop.create_future()
             try:
@@ -247,7 +232,7 @@ class _Inbox:
                     self._waiter = None
         return self._items.popleft()
 
-    def get_nowait(self) -> Any:
+    def get_nowait(self) -> SessionOp | None:
         return self._items.popleft()
 
     def empty(self) -> bool:
@@ -270,14 +255,15 @@ class Session:
         self.pump_task: asyncio.Task[None] | None = None
         self.pump_error: BaseException | None = None
         self.last_id = 0
-        self.last_frame: wire.Frame | None = None
-        self.held: list[dict[str, Any]] | None = None  # outputs held to go out with the request's reply
+        # the header source of outputs that no input frame produced (flush, a streaming node's last outputs)
+        self.last_frame = wire.Frame(kind="text", sid=sid)
+        self.held: list[OutputMessage] | None = None  # outputs held to go out with the request's reply
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def run(self) -> None:
         while True:
             msg = await self.queue.get()
-            if msg is _EOF:
+            if msg is None:
                 if self.node is not None:
                     await self.close_quietly()
                 return
@@ -285,18 +271,18 @@ class Session:
             end = op == "close"
             self.held = []
             try:
-                if op == "open":
+                if msg["op"] == "open":
                     await self.open(msg)
-                elif op == "frame":
+                elif msg["op"] == "frame":
                     await self.frame(rid, msg)
-                elif op == "flush":
+                elif msg["op"] == "flush":
                     await self.flush(rid)
                 else:
                     await self.close()
-                held, self.held = self.held, None
+                held, self.held = self.held or [], None
                 self.w.send(*held, {"op": "done", "id": rid, "session": self.sid})
             except Exception as e:  # noqa: BLE001 - node errors end the request, not the worker
-                held, self.held = self.held, None
+                held, self.held = self.held or [], None
                 if held:
                     self.w.send(*held)
                 self.w.send_error(rid, self.sid, e)
@@ -307,17 +293,13 @@ class Session:
                 self.w.sessions.pop(self.sid, None)
                 while not self.queue.empty():
                     late = self.queue.get_nowait()
-                    if late is not _EOF:
+                    if late is not None:
                         self.w.send_error(late["id"], self.sid,
                                           ProtocolError(f"session {self.sid!r} is closed"))
                 return
 
-    async def open(self, msg: dict[str, Any]) -> None:
-        node_type, params = msg.get("node_type"), msg.get("params") or {}
-        if not isinstance(node_type, str):
-            raise ProtocolError('open: missing or invalid field "node_type"')
-        if not isinstance(params, dict):
-            raise ProtocolError('open: field "params" must be a map')
+    async def open(self, msg: OpenRequest) -> None:
+        node_type, params = msg["node_type"], msg["params"]
         cls = registry.get_node_class(node_type)
         self.node = cls(**params)
         await _call(self.node.initialize)
@@ -332,7 +314,7 @@ class Session:
         if f is None:
             return
         b = raw if (f is src and raw is not None) else wire.encode(f, self.w.frame_packer)
-        msg = {"op": "output", "id": rid, "session": self.sid, "frame": b}
+        msg: OutputMessage = {"op": "output", "id": rid, "session": self.sid, "frame": b}
         if self.held is None:
             self.w.send(msg)
             return
@@ -360,11 +342,8 @@ class Session:
         else:
             self.output(rid, result, src, raw)
 
-    async def frame(self, rid: int, msg: dict[str, Any]) -> None:
-        raw = msg.get("frame")
-        if not isinstance(raw, (bytes, str)):
-            raise ProtocolError('frame: missing or invalid field "frame"')
-        raw = raw.encode() if isinstance(raw, str) else raw
+    async def frame(self, rid: int, msg: FrameRequest) -> None:
+        raw = msg["frame"]
         f = wire.decode(raw)
         if f.kind == "control":  # control frames pass through in order
             self.output(rid, f, f, raw)
@@ -373,10 +352,11 @@ class Session:
         self.last_id, self.last_frame = rid, f
         if self.streaming:
             self.raise_pump_error()
-            if self.pump_task is None or self.pump_task.done():  # first frame, or the generator returned
-                self.inq = asyncio.Queue()
-                self.pump_task = asyncio.get_running_loop().create_task(self.pump(self.inq))
-            self.inq.put_nowait(data)
+            inq = self.inq
+            if inq is None or self.pump_task is None or self.pump_task.done():  # first frame, or it returned
+                inq = self.inq = asyncio.Queue()
+                self.pump_task = asyncio.get_running_loop().create_task(self.pump(inq))
+            inq.put_nowait(data)
             return
         process = self.node.process
         if process != self._process:  # looked up once per session, unless the node swaps its process
@@ -424,8 +404,7 @@ class Session:
         await self.end_stream(rid)
         flush = getattr(self.node, "flush", None)
         if callable(flush):
-            src = self.last_frame or wire.Frame(kind="text", sid=self.sid)
-            await self.emit(rid, await _call(flush), src)
+            await self.emit(rid, await _call(flush), self.last_frame)
 
     async def close(self) -> None:
         try:

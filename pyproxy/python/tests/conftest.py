@@ -16,6 +16,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 WIRE_DIR = HERE.parent.parent.parent / "testdata" / "wire"
+WORKER_DIR = HERE.parent.parent.parent / "testdata" / "worker"  # the worker protocol's vectors
 FIXTURES = HERE / "fixtures"
 
 
@@ -45,11 +46,15 @@ class WorkerClient:
         return msg["id"]
 
     def read(self) -> dict[str, Any]:
+        return msgpack.unpackb(self.read_raw(), raw=False)
+
+    def read_raw(self) -> bytes:
+        """The body of the worker's next message, as it came off the pipe."""
         header = self.proc.stdout.read(4)
         if len(header) < 4:
             raise EOFError(f"worker closed its stdout (killed by the test's watchdog if it ran past its deadline); "
                            f"stderr:\n{self.proc.stderr.read().decode()}")
-        return msgpack.unpackb(self.proc.stdout.read(struct.unpack(">I", header)[0]), raw=False)
+        return self.proc.stdout.read(struct.unpack(">I", header)[0])
 
     def request(self, msg: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Send one request; return the messages before its done/error/pong (outputs) and that reply."""

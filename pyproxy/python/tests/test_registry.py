@@ -184,3 +184,40 @@ def test_unavailable(monkeypatch):
     monkeypatch.setattr(silero, "default_model_path", lambda: None)
     monkeypatch.setattr(silero, "package_dir", lambda name: "/somewhere")
     assert "SileroVAD: no default model" in registry.describe("S", silero.SileroVAD)["unavailable"]
+
+
+_NO_SOURCE = '''
+from remotemedia.core.node import Node
+
+class NoSourceStream(Node):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.is_streaming = True
+
+    async def process(self, stream):
+        async for x in stream:
+            yield x
+
+class SaysButDoesNot(Node):
+    def __init__(self, **kwargs):
+        """Unlike a streaming node, which sets self.is_streaming = True here, this one does not."""
+        super().__init__(**kwargs)
+
+    def process(self, data):
+        return data
+
+class PerItemGenerator(Node):
+    async def process(self, data):
+        yield data
+'''
+
+
+def test_class_is_streaming_without_source():
+    """Found with inspect, not by reading the source: a class whose source cannot be read still streams, a docstring
+    that mentions the assignment does not make a class stream, nor does an async generator on one item."""
+    ns: dict = {}
+    exec(compile(_NO_SOURCE, "<generated nodes>", "exec"), ns)
+    assert registry.class_is_streaming(ns["NoSourceStream"]) is True
+    assert registry.class_is_streaming(ns["SaysButDoesNot"]) is False
+    assert registry.class_is_streaming(ns["PerItemGenerator"]) is False
+    assert ns["NoSourceStream"]().is_streaming is True  # what the worker reads once the instance is made

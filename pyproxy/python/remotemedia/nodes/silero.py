@@ -95,8 +95,13 @@ class SileroVAD(Node):
         self.model = shared_model(("silero", str(path)), lambda: _Model(path))
         self.reset()
 
+    def _loaded(self) -> _Model:
+        if self.model is None:
+            raise RuntimeError("SileroVAD: process before initialize (no model loaded)")
+        return self.model
+
     def reset(self) -> None:
-        self.state = self.model.initial_state()
+        self.state = self._loaded().initial_state()
         self.pending = np.zeros(0, dtype=np.float32)
         self.context = np.zeros(CONTEXT, dtype=np.float32)
         self.samples = 0  # 16 kHz samples analysed so far
@@ -110,7 +115,7 @@ class SileroVAD(Node):
         self.pending = np.concatenate([self.pending, mono])
         while len(self.pending) >= WINDOW:
             window, self.pending = self.pending[:WINDOW], self.pending[WINDOW:]
-            prob, self.state = self.model(np.concatenate([self.context, window]), self.state)
+            prob, self.state = self._loaded()(np.concatenate([self.context, window]), self.state)
             self.context = window[-CONTEXT:]
             self.samples += WINDOW
             yield from self.step(prob)
