@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/remotemedia/hybrid/core/wasmnode"
-	"github.com/remotemedia/hybrid/target/server/host"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 )
 
 // frameBytes is one 20 ms frame of 48 kHz stereo f32.
@@ -89,7 +89,7 @@ func BenchmarkBrowser(b *testing.B) {
 	})
 	b.Run("call/wazero", func(b *testing.B) {
 		ctx := context.Background()
-		h, err := host.New(ctx, host.Config{})
+		h, err := wasmhost.New(ctx, wasmhost.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}

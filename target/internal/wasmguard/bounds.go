@@ -8,7 +8,7 @@ import (
 // wazero's decoder (v1.12) sizes a slice by the count a module declares before
 // it reads the entries: a 2 KB module whose element section declares 2^31
 // segments makes it allocate 77 GB, and the process dies (a fatal error, not a
-// panic: FuzzInstrument in target/server/host found it). checkVectors walks
+// panic: FuzzInstrument found it). checkVectors walks
 // every vector wazero pre-sizes, entry by entry, so that a count larger than
 // the bytes that follow fails here with an error instead.
 

@@ -131,111 +131,141 @@ func Watch(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
+// instrument is Guard (deadline) or Watch (!deadline): it reads the
+// sections, scans them for what the rewrite needs, plans the added globals
+// and exports, rewrites the sections and encodes the module again.
 func instrument(wasm []byte, deadline bool) ([]byte, error) {
-	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" || string(wasm[4:8]) != "\x01\x00\x00\x00" {
-		return nil, errors.New("not a WebAssembly 1.0/2.0 binary (bad magic or version)")
-	}
-	var secs []section
-	r := &reader{b: wasm, off: 8}
-	rank := 0
-	for r.off < len(wasm) && r.err == nil {
-		at := r.off
-		id := r.byte()
-		body := r.bytes(r.u32())
-		switch {
-		case r.err != nil:
-			return nil, fmt.Errorf("section at byte %d: %w", at, r.err)
-		case id >= numSections:
-			return nil, fmt.Errorf("unsupported section id %d at byte %d", id, at)
-		case id != secCustom && sectionRank[id] <= rank:
-			return nil, fmt.Errorf("section id %d at byte %d is out of order or repeated", id, at)
-		case id != secCustom:
-			rank = sectionRank[id]
-		}
-		secs = append(secs, section{id, body})
+	secs, err := readModule(wasm)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkVectors(secs); err != nil {
 		return nil, err
 	}
+	facts, err := scan(secs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPlan(facts, deadline)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.rewrite(secs)
+	if err != nil {
+		return nil, err
+	}
+	return encodeModule(wasm[:8], out), nil
+}
 
-	var importedGlobals, definedGlobals uint32
-	start := -1
-	var exports []byte
-	hasExports, hasGlobals, hasMemory, memorySection := false, false, false, false
+// moduleFacts is what instrument needs to know of a module before it rewrites it.
+type moduleFacts struct {
+	importedGlobals, definedGlobals uint32
+	start                           int    // the start function, or -1
+	exports                         []byte // the export section's body
+	hasExports, hasGlobals          bool
+	hasMemory                       bool // a memory is imported or defined
+	memorySection                   bool // a memory section is present, maybe empty
+}
+
+// scan reads the import, memory, global, export and start sections.
+func scan(secs []section) (moduleFacts, error) {
+	f := moduleFacts{start: -1}
 	for _, s := range secs {
 		var err error
 		switch s.id {
 		case secImport:
 			var memories uint32
-			importedGlobals, memories, err = countImports(s.body)
-			hasMemory = hasMemory || memories > 0
+			f.importedGlobals, memories, err = countImports(s.body)
+			f.hasMemory = f.hasMemory || memories > 0
 		case secMemory:
-			memorySection = true
+			f.memorySection = true
 			sr := &reader{b: s.body}
-			hasMemory = hasMemory || sr.u32() > 0
+			f.hasMemory = f.hasMemory || sr.u32() > 0
 			err = sr.err
 		case secGlobal:
-			hasGlobals = true
+			f.hasGlobals = true
 			sr := &reader{b: s.body}
-			definedGlobals, err = sr.u32(), sr.err
+			f.definedGlobals, err = sr.u32(), sr.err
 		case secExport:
-			hasExports, exports = true, s.body
+			f.hasExports, f.exports = true, s.body
 		case secStart:
 			sr := &reader{b: s.body}
 			fn := sr.u32()
 			if err = sr.end(); err == nil {
-				start = int(fn)
+				f.start = int(fn)
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("section id %d: %w", s.id, err)
+			return f, fmt.Errorf("section id %d: %w", s.id, err)
 		}
 	}
+	return f, nil
+}
+
+// plan is the rewrite of one module: the globals and exports it adds and the
+// code it inserts.
+type plan struct {
+	moduleFacts
+	deadline   bool
+	check      []byte // the safe point inserted at function entries and loops (deadline only)
+	grow       []byte // what replaces every memory.grow
+	newExports []byte // the new export section body
+}
+
+// newPlan numbers the added globals after the module's own, in order:
+// interrupt and budget (deadline only), refused, tmp.
+func newPlan(f moduleFacts, deadline bool) (*plan, error) {
 	if !deadline {
-		start = -1 // kept as the start section
+		f.start = -1 // kept as the start section
 	}
-	g := uint64(importedGlobals) + uint64(definedGlobals)
+	g := uint64(f.importedGlobals) + uint64(f.definedGlobals)
 	if g >= 1<<32-4 {
 		return nil, errors.New("too many globals")
 	}
-	// The added globals, in order: interrupt and budget (deadline only), refused, tmp.
+	p := &plan{moduleFacts: f, deadline: deadline}
 	next := uint32(g)
-	var interrupt, budget uint32
 	var added []export
-	var check []byte
 	if deadline {
-		interrupt, budget, next = next, next+1, next+2
+		interrupt, budget := next, next+1
+		next += 2
 		added = append(added, export{InterruptExport, 0x03, interrupt}, export{BudgetExport, 0x03, budget})
-		check = safePoint(interrupt, budget)
+		p.check = safePoint(interrupt, budget)
 	}
 	refused, tmp := next, next+1
 	added = append(added, export{GrowRefusedExport, 0x03, refused})
-	if start >= 0 {
-		added = append(added, export{StartExport, 0x00, uint32(start)})
+	if f.start >= 0 {
+		added = append(added, export{StartExport, 0x00, uint32(f.start)})
 	}
-	grow := watchedGrow(refused, tmp)
-
-	newGlobals := func(body []byte) []byte {
-		n := definedGlobals + 2
-		if deadline {
-			n += 2
-		}
-		b := appendU32(nil, n)
-		b = append(b, body...) // the existing globals after their count
-		if deadline {
-			b = append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // interrupt: mut i32 = 0
-			b = append(b, 0x7f, 0x01, 0x41)             // budget: mut i32 = BudgetRefill
-			b = append(appendS32(b, BudgetRefill), 0x0b)
-		}
-		b = append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // refused: mut i32 = 0
-		return append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
-	}
-	newExports, err := addExports(exports, added)
-	if err != nil {
+	p.grow = watchedGrow(refused, tmp)
+	var err error
+	if p.newExports, err = addExports(f.exports, added); err != nil {
 		return nil, fmt.Errorf("export section: %w", err)
 	}
+	return p, nil
+}
 
-	var outSecs []section
+// globals returns the global section body: the module's own globals (body,
+// after their count) followed by the added ones.
+func (p *plan) globals(body []byte) []byte {
+	n := p.definedGlobals + 2
+	if p.deadline {
+		n += 2
+	}
+	b := appendU32(nil, n)
+	b = append(b, body...)
+	if p.deadline {
+		b = append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // interrupt: mut i32 = 0
+		b = append(b, 0x7f, 0x01, 0x41)             // budget: mut i32 = BudgetRefill
+		b = append(appendS32(b, BudgetRefill), 0x0b)
+	}
+	b = append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b)    // refused: mut i32 = 0
+	return append(b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // tmp: mut i32 = 0
+}
+
+// rewrite returns the module's sections rewritten by p, with the sections it
+// needs and the module lacks inserted.
+func (p *plan) rewrite(secs []section) ([]section, error) {
+	var out []section
 	for _, s := range secs {
 		switch s.id {
 		case secCustom:
@@ -245,46 +275,34 @@ func instrument(wasm []byte, deadline bool) ([]byte, error) {
 		case secGlobal:
 			gr := &reader{b: s.body}
 			gr.u32()
-			s.body = newGlobals(s.body[gr.off:])
+			s.body = p.globals(s.body[gr.off:])
 		case secMemory:
-			if deadline && !hasMemory { // an empty memory section
+			if p.deadline && !p.hasMemory { // an empty memory section
 				s.body = zeroMemory
 			}
 		case secExport:
-			s.body = newExports
+			s.body = p.newExports
 		case secStart:
-			if deadline {
+			if p.deadline {
 				continue
 			}
 		case secCode:
-			body, err := instrumentCode(s.body, check, grow)
+			body, err := instrumentCode(s.body, p.check, p.grow)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 			s.body = body
 		}
-		outSecs = append(outSecs, s)
+		out = append(out, s)
 	}
-	if deadline && !hasMemory && !memorySection {
-		outSecs = insertSection(outSecs, section{secMemory, zeroMemory})
+	if p.deadline && !p.hasMemory && !p.memorySection {
+		out = insertSection(out, section{secMemory, zeroMemory})
 	}
-	if !hasGlobals {
-		outSecs = insertSection(outSecs, section{secGlobal, newGlobals(nil)})
+	if !p.hasGlobals {
+		out = insertSection(out, section{secGlobal, p.globals(nil)})
 	}
-	if !hasExports {
-		outSecs = insertSection(outSecs, section{secExport, newExports})
-	}
-
-	size := 8
-	for _, s := range outSecs {
-		size += 1 + 5 + len(s.body)
-	}
-	out := make([]byte, 8, size)
-	copy(out, wasm[:8])
-	for _, s := range outSecs {
-		out = append(out, s.id)
-		out = appendU32(out, uint32(len(s.body)))
-		out = append(out, s.body...)
+	if !p.hasExports {
+		out = insertSection(out, section{secExport, p.newExports})
 	}
 	return out, nil
 }

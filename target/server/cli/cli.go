@@ -22,7 +22,7 @@ import (
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/internal/gogc"
-	"github.com/remotemedia/hybrid/target/server/host"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
 
@@ -138,8 +138,8 @@ type wasmFlags struct {
 }
 
 func (w *wasmFlags) register(fs *flag.FlagSet) {
-	fs.UintVar(&w.memoryPages, "wasm-memory-pages", 256, "memory cap per WASM node instance, in 64 KiB pages")
-	fs.DurationVar(&w.callTimeout, "wasm-call-timeout", time.Second, "deadline for one call into a WASM node")
+	fs.UintVar(&w.memoryPages, "wasm-memory-pages", wasmhost.DefaultMemoryLimitPages, "memory cap per WASM node instance, in 64 KiB pages")
+	fs.DurationVar(&w.callTimeout, "wasm-call-timeout", wasmhost.DefaultCallTimeout, "deadline for one call into a WASM node")
 	def := ""
 	if dir, err := os.UserCacheDir(); err == nil {
 		def = filepath.Join(dir, "remotemedia", "wazero")
@@ -150,7 +150,7 @@ func (w *wasmFlags) register(fs *flag.FlagSet) {
 
 // embeddedHashes is the sha256 of each standard module built into the binary,
 // computed once: they run without the deadline instrumentation
-// (host.Config.Trusted); the same names loaded from --modules with other bytes
+// (wasmhost.Config.Trusted); the same names loaded from --modules with other bytes
 // are guarded.
 var embeddedHashes = sync.OnceValue(func() [][sha256.Size]byte {
 	var out [][sha256.Size]byte
@@ -176,7 +176,7 @@ func (d dirLoader) Load(_ context.Context, name string) ([]byte, error) {
 // registry builds the node registry of this binary: the standard WASM modules on
 // a wazero host.
 func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host, error) {
-	h, err := host.New(ctx, host.Config{
+	h, err := wasmhost.New(ctx, wasmhost.Config{
 		MemoryLimitPages: uint32(w.memoryPages),
 		CallTimeout:      w.callTimeout,
 		CacheDir:         w.cacheDir,

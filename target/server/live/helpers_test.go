@@ -27,7 +27,7 @@ import (
 	"github.com/remotemedia/hybrid/core/sched"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/examples"
-	"github.com/remotemedia/hybrid/target/server/host"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
 
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 			trusted = append(trusted, sha256.Sum256(b))
 		}
 	}
-	h, err := host.New(ctx, host.Config{Trusted: trusted})
+	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: trusted})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,4 +1,6 @@
-package host
+//go:build !js
+
+package wasmhost
 
 import (
 	"context"
@@ -23,6 +25,7 @@ type module struct {
 	name    string
 	cm      wazero.CompiledModule
 	guarded bool // instrumented by guard (not in Config.Trusted)
+	exports map[string]api.FunctionDefinition
 }
 
 func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
@@ -31,7 +34,7 @@ func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
 // which guard turned into the export startExport, then `_initialize`) run
 // under the host's call deadline.
 func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (wasmnode.Instance, error) {
-	in := &instance{h: m.h, name: m.name, funcs: funcs}
+	in := &instance{h: m.h, name: m.name, funcs: funcs, exports: m.exports}
 	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
 	cfg := wazero.NewModuleConfig().
 		WithName("").         // anonymous: any number of instances
@@ -44,7 +47,7 @@ func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (was
 		WithRandSource(rand.Reader)
 	mod, err := m.h.rt.InstantiateModule(ctx, m.cm, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("wasm: instantiate %q: %w: %v", m.name, wasmnode.ErrTrap, err)
+		return nil, fmt.Errorf("wasm: instantiate %q: %w: %v", m.name, ErrTrap, err)
 	}
 	in.mod = mod
 	in.interrupt, _ = mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
@@ -55,7 +58,7 @@ func (m *module) Instantiate(ctx context.Context, funcs wasmnode.HostFuncs) (was
 	case m.guarded && (in.interrupt == nil || in.budget == nil || in.refused == nil): // guard always adds them
 		err = fmt.Errorf("%w: no globals %q, %q and %q", ErrGuard, interruptExport, budgetExport, growRefusedExport)
 	case in.mem == nil:
-		err = fmt.Errorf("%w: no exported memory \"memory\"", wasmnode.ErrABI)
+		err = fmt.Errorf("%w: no exported memory \"memory\"", ErrABI)
 	}
 	if err != nil {
 		_ = mod.Close(ctx)
@@ -88,25 +91,27 @@ type instance struct {
 	refused   api.MutableGlobal // guard's growRefusedExport: 1 after a memory.grow returned -1
 	funcs     wasmnode.HostFuncs
 	ctx       context.Context // carries instanceKey; its Done is nil so calls stay cheap
+	exports   map[string]api.FunctionDefinition
 
 	// started is 0 when idle, the watchdog tick+1 a call started at, or stopped.
 	started atomic.Int64
 	hostErr error // an ABI rule the guest broke inside an import
 }
 
-// Func implements wasmnode.Instance.
+// Func implements wasmnode.Instance. The function is bound on its first call:
+// wazero gives every bound function its own call stack (10 KiB at first), so
+// an export looked up but never called costs none.
 func (in *instance) Func(name string) wasmnode.Func {
-	fn := in.mod.ExportedFunction(name)
-	if fn == nil {
+	if _, ok := in.exports[name]; !ok {
 		return nil
 	}
-	return &function{in: in, fn: fn, name: name}
+	return &function{in: in, name: name}
 }
 
 // Write implements wasmnode.Instance.
 func (in *instance) Write(off uint32, b []byte) error {
 	if !in.mem.Write(off, b) {
-		return fmt.Errorf("%w: writing %d bytes at %d: outside the %d-byte memory", wasmnode.ErrABI, len(b), off, in.mem.Size())
+		return outsideMemory("writing", len(b), off, in.mem.Size())
 	}
 	return nil
 }
@@ -115,7 +120,7 @@ func (in *instance) Write(off uint32, b []byte) error {
 func (in *instance) Read(dst []byte, off, n uint32) ([]byte, error) {
 	view, ok := in.mem.Read(off, n)
 	if !ok {
-		return dst, fmt.Errorf("%w: reading %d bytes at %d: outside the %d-byte memory", wasmnode.ErrABI, n, off, in.mem.Size())
+		return dst, outsideMemory("reading", int(n), off, in.mem.Size())
 	}
 	return append(dst[:0], view...), nil
 }
@@ -130,36 +135,28 @@ func (in *instance) Close(ctx context.Context) error {
 }
 
 // failure turns the error of a call that did not return normally into one
-// wrapping ErrTimeout, ErrTrap or ErrMemoryLimit.
+// wrapping ErrTimeout, ErrTrap or ErrMemoryLimit (errors.go).
 func (in *instance) failure(name string, err error, timedOut bool) error {
+	cfg := in.h.cfg
 	if timedOut {
-		return fmt.Errorf("%s: %w (%v)", name, wasmnode.ErrTimeout, in.h.cfg.CallTimeout)
+		return cfg.timeoutError(name, 0)
 	}
 	if in.hostErr != nil {
-		return fmt.Errorf("%s: %w: %w", name, wasmnode.ErrTrap, in.hostErr)
+		return fmt.Errorf("%s: %w: %w", name, ErrTrap, in.hostErr)
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		return fmt.Errorf("%s: %w: proc_exit(%d)", name, wasmnode.ErrTrap, exit.ExitCode())
+		return fmt.Errorf("%s: %w: proc_exit(%d)", name, ErrTrap, exit.ExitCode())
 	}
-	pages := in.mem.Size() / 65536
-	if in.refused != nil && in.refused.Get() != 0 {
-		// The guest trapped after a memory.grow was refused, however it went
-		// on (a trap, or a write through the -1 it got back). Call clears it.
-		if max, ok := in.mem.Definition().Max(); ok && max < in.h.cfg.MemoryLimitPages {
-			return fmt.Errorf("%s: %w (the module's own maximum of %d pages; memory.grow refused at %d pages): %w: %v",
-				name, wasmnode.ErrMemoryLimit, max, pages, wasmnode.ErrTrap, err)
-		}
-		return fmt.Errorf("%s: %w (cap %d pages = %d MiB; memory.grow refused at %d pages): %w: %v", name,
-			wasmnode.ErrMemoryLimit, in.h.cfg.MemoryLimitPages, in.h.memoryLimitBytes()>>20, pages, wasmnode.ErrTrap, err)
+	m := memoryState{bytes: in.mem.Size(), watched: in.refused != nil}
+	if m.watched {
+		// Call clears it before every call.
+		m.refused = in.refused.Get() != 0
 	}
-	// A trusted module is not instrumented: a trap with less than a page left
-	// is taken for the cap.
-	if limit := in.h.memoryLimitBytes(); in.refused == nil && uint64(in.mem.Size())+65536 > limit {
-		return fmt.Errorf("%s: %w (cap %d pages = %d MiB): %w: %v", name, wasmnode.ErrMemoryLimit,
-			in.h.cfg.MemoryLimitPages, limit>>20, wasmnode.ErrTrap, err)
+	if max, ok := in.mem.Definition().Max(); ok {
+		m.ownMax = max
 	}
-	return fmt.Errorf("%s: %w: %v", name, wasmnode.ErrTrap, err)
+	return cfg.trapError(name, m, err.Error())
 }
 
 // function is an export bound to its instance.
@@ -177,6 +174,11 @@ func (f *function) Call(ctx context.Context, stack []uint64) error {
 		return err
 	}
 	in := f.in
+	if f.fn == nil {
+		if f.fn = in.mod.ExportedFunction(f.name); f.fn == nil {
+			return fmt.Errorf("%s: %w: no such export", f.name, ErrABI)
+		}
+	}
 	if in.refused != nil {
 		in.refused.Set(0) // a refusal the guest coped with in an earlier call does not count
 	}
@@ -228,7 +230,7 @@ func caller(ctx context.Context) *instance {
 func (in *instance) guestBytes(mod api.Module, imp string, ptr, n uint64) []byte {
 	b, ok := mod.Memory().Read(uint32(ptr), uint32(n))
 	if !ok {
-		in.hostErr = fmt.Errorf("%w: %s: %d bytes at %d are outside the %d-byte memory", wasmnode.ErrABI, imp, uint32(n), uint32(ptr), mod.Memory().Size())
+		in.hostErr = fmt.Errorf("%w: %s: %d bytes at %d are outside the %d-byte memory", ErrABI, imp, uint32(n), uint32(ptr), mod.Memory().Size())
 		panic(in.hostErr)
 	}
 	return b

@@ -1,7 +1,6 @@
-// Package host implements core/wasmnode.Host with wazero: compiled modules are
-// cached on disk, every instance runs under a memory page cap and a per-call
-// deadline, and modules may import only what docs/wasm-abi.md grants.
-package host
+//go:build !js
+
+package wasmhost
 
 import (
 	"context"
@@ -9,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,51 +19,23 @@ import (
 	"github.com/remotemedia/hybrid/core/wasmnode"
 )
 
-// Config sets a Host's limits and cache. Zero values take the defaults.
-type Config struct {
-	// MemoryLimitPages caps every instance's memory in 64 KiB pages (default 256: 16 MiB).
-	MemoryLimitPages uint32
-	// CallTimeout is the per-call deadline (default 1s).
-	CallTimeout time.Duration
-	// CacheDir holds compiled code between process starts; "" keeps it in memory only.
-	CacheDir string
-	// Trusted lists the sha256 of module files that run without the deadline
-	// instrumentation (the standard modules built into the binary: our own code,
-	// whose loops are bounded by the frame). The guard's loop checks cost about as
-	// much as a SIMD DSP loop's own work; every other module is guarded.
-	Trusted [][sha256.Size]byte
-}
-
-// Default limits (docs/wasm-abi.md, "Errors and limits").
-const (
-	DefaultMemoryLimitPages = 256
-	DefaultCallTimeout      = time.Second
-)
-
 // watchdogSlices is how many ticks of the watchdog make up one CallTimeout: a
 // call is stopped between CallTimeout and CallTimeout*(1+1/watchdogSlices).
 const watchdogSlices = 8
-
-// wasiGranted is the WASI preview1 subset of docs/wasm-abi.md.
-var wasiGranted = []string{
-	"args_sizes_get", "args_get", "environ_sizes_get", "environ_get",
-	"clock_time_get", "clock_res_get", "random_get", "fd_write",
-	"fd_close", "fd_fdstat_get", "fd_seek", "fd_read", "fd_prestat_get", "fd_prestat_dir_name",
-	"poll_oneoff", "sched_yield", "proc_exit",
-}
 
 const (
 	rmModule   = "rm"
 	wasiModule = wasi_snapshot_preview1.ModuleName
 )
 
-// Host is a wazero runtime with the ABI's imports instantiated once. It is safe
-// for concurrent use; each Instance is used from one goroutine at a time.
+// Host is the native backend: a wazero runtime with the ABI's imports
+// instantiated once, every module but the trusted ones instrumented for the
+// call deadline, and a watchdog that stops a call past it. It is safe for
+// concurrent use; each Instance is used from one goroutine at a time.
 type Host struct {
-	cfg     Config
-	rt      wazero.Runtime
-	cache   wazero.CompilationCache
-	granted map[string]api.FunctionDefinition // "module.name" -> signature
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
 
 	mu        sync.Mutex
 	instances map[*instance]struct{} // watched by the watchdog
@@ -80,14 +49,9 @@ var _ wasmnode.Host = (*Host)(nil)
 // New starts a host: the wazero compiler runtime with cfg's limits, the "rm" and
 // WASI imports, and the watchdog goroutine that enforces the call deadline.
 func New(ctx context.Context, cfg Config) (*Host, error) {
-	if cfg.MemoryLimitPages == 0 {
-		cfg.MemoryLimitPages = DefaultMemoryLimitPages
-	}
-	if cfg.MemoryLimitPages > 65536 {
-		return nil, fmt.Errorf("wasm host: memory limit %d pages is over the wasm32 maximum 65536", cfg.MemoryLimitPages)
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = DefaultCallTimeout
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	rc := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(cfg.MemoryLimitPages)
 	h := &Host{cfg: cfg, instances: map[*instance]struct{}{}, stop: make(chan struct{}), done: make(chan struct{})}
@@ -100,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	h.rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	rm, err := instantiateRM(ctx, h.rt)
+	_, err = instantiateRM(ctx, h.rt)
 	if err == nil {
 		err = instantiateWASI(ctx, h.rt)
 	}
@@ -108,26 +72,24 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = h.rt.Close(ctx)
 		return nil, fmt.Errorf("wasm host: %w", err)
 	}
-	h.granted = map[string]api.FunctionDefinition{}
-	for name, def := range rm.ExportedFunctionDefinitions() {
-		h.granted[rmModule+"."+name] = def
-	}
-	wasiDefs := h.rt.Module(wasiModule).ExportedFunctionDefinitions()
-	for _, name := range wasiGranted {
-		h.granted[wasiModule+"."+name] = wasiDefs[name]
-	}
 	go h.watchdog()
 	return h, nil
 }
 
-// Compile implements wasmnode.Host. It instruments the module for the call
-// deadline (guard.go: what is compiled and cached are the instrumented bytes),
-// and rejects modules that import anything the ABI does not grant.
+// Compile implements wasmnode.Host. It rejects modules that import anything
+// the ABI does not grant (imports.go) and instruments the module for the call
+// deadline (guard.go: what is compiled and cached are the instrumented bytes).
 func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (wasmnode.Module, error) {
-	code, guarded := wasm, !slices.Contains(h.cfg.Trusted, sha256.Sum256(wasm))
+	if h.closed() {
+		return nil, fmt.Errorf("wasm: module %q: %w", name, ErrClosed)
+	}
+	guarded := !slices.Contains(h.cfg.Trusted, sha256.Sum256(wasm))
+	code, err := checkModule(wasm, h.cfg.MemoryLimitPages)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: module %q: %w", name, err)
+	}
 	if guarded {
-		var err error
-		if code, err = guard(wasm); err != nil {
+		if code, err = guard(code); err != nil {
 			return nil, fmt.Errorf("wasm: module %q: %w", name, err)
 		}
 	}
@@ -135,43 +97,14 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (wasmnode.
 	if err != nil {
 		return nil, fmt.Errorf("wasm: module %q: %w", name, err)
 	}
-	if err := h.checkImports(cm); err != nil {
-		_ = cm.Close(ctx)
-		return nil, fmt.Errorf("wasm: module %q: %w", name, err)
-	}
-	return &module{h: h, name: name, cm: cm, guarded: guarded}, nil
-}
-
-func (h *Host) checkImports(cm wazero.CompiledModule) error {
-	var bad []string
-	for _, def := range cm.ImportedFunctions() {
-		mod, name, _ := def.Import()
-		want, ok := h.granted[mod+"."+name]
-		switch {
-		case !ok:
-			bad = append(bad, mod+"."+name)
-		case !slices.Equal(def.ParamTypes(), want.ParamTypes()) || !slices.Equal(def.ResultTypes(), want.ResultTypes()):
-			bad = append(bad, mod+"."+name+" (wrong signature)")
-		}
-	}
-	for _, def := range cm.ImportedMemories() {
-		mod, name, _ := def.Import()
-		bad = append(bad, mod+"."+name+" (memory)")
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	sort.Strings(bad)
-	return fmt.Errorf("%w: %s", wasmnode.ErrImports, strings.Join(bad, ", "))
+	return &module{h: h, name: name, cm: cm, guarded: guarded, exports: cm.ExportedFunctions()}, nil
 }
 
 // Close stops the watchdog and closes the runtime with every module and instance.
 // It does not close the compilation cache's directory contents.
 func (h *Host) Close(ctx context.Context) error {
-	select {
-	case <-h.stop:
+	if h.closed() {
 		return nil
-	default:
 	}
 	close(h.stop)
 	<-h.done
@@ -180,6 +113,15 @@ func (h *Host) Close(ctx context.Context) error {
 		err = errors.Join(err, h.cache.Close(ctx))
 	}
 	return err
+}
+
+func (h *Host) closed() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // watchdog advances the coarse clock and stops calls that run past the
@@ -195,7 +137,7 @@ func (h *Host) Close(ctx context.Context) error {
 func (h *Host) watchdog() {
 	defer close(h.done)
 	limit := int64(watchdogSlices)
-	t := time.NewTicker(h.cfg.CallTimeout / watchdogSlices)
+	t := time.NewTicker(max(h.cfg.CallTimeout/watchdogSlices, time.Nanosecond))
 	defer t.Stop()
 	for {
 		select {
@@ -256,6 +198,3 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	_, err := b.Instantiate(ctx)
 	return err
 }
-
-// memoryLimitBytes is the page cap in bytes.
-func (h *Host) memoryLimitBytes() uint64 { return uint64(h.cfg.MemoryLimitPages) * 65536 }

@@ -1,4 +1,4 @@
-package host
+package wasmhost
 
 // Helpers to build module bytes in tests (WebAssembly 2.0, binary format "Modules").
 

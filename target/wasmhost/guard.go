@@ -1,14 +1,11 @@
-package host
+package wasmhost
 
 import "github.com/remotemedia/hybrid/target/internal/wasmguard"
 
-// The server host instruments every module it does not trust with
-// wasmguard.Guard: the call deadline (see the watchdog in host.go) and the
-// record of a refused memory.grow (see instance.failure).
-
-// ErrGuard is returned for a module the host cannot instrument for its call
-// deadline. Such a module is not loaded rather than run unguarded.
-var ErrGuard = wasmguard.ErrGuard
+// The wazero backend instruments every module it does not trust with
+// wasmguard.Guard: the call deadline (see its watchdog) and the record of a
+// refused memory.grow (see trapError). The js backend cannot stop a call, so
+// it only has memory.grow record refusals (wasmguard.Watch).
 
 const (
 	interruptExport   = wasmguard.InterruptExport

@@ -1,4 +1,6 @@
-package host_test
+//go:build !js
+
+package wasmhost_test
 
 import (
 	"context"
@@ -8,26 +10,26 @@ import (
 
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
-	"github.com/remotemedia/hybrid/target/server/host"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 )
 
 // BenchmarkProcessEmpty is the adapter's per-frame overhead: a 20 ms 48 kHz
 // stereo f32 frame (7680 bytes) into a module that does nothing.
 func BenchmarkProcessEmpty(b *testing.B) {
 	needModules(b)
-	benchProcess(b, mustNode(b, newHost(b, host.Config{}), "empty"))
+	benchProcess(b, mustNode(b, newHost(b, wasmhost.Config{}), "empty"))
 }
 
 // BenchmarkProcessEcho adds one output frame (copied out of guest memory).
 func BenchmarkProcessEcho(b *testing.B) {
 	needModules(b)
-	benchProcess(b, mustNode(b, newHost(b, host.Config{}), "echo"))
+	benchProcess(b, mustNode(b, newHost(b, wasmhost.Config{}), "echo"))
 }
 
 // BenchmarkProcessDSP is a scalar DSP loop: testdata/dsp.wasm halves the 1920
 // samples of a 20 ms 48 kHz stereo frame one loop iteration each, then emits it.
 func BenchmarkProcessDSP(b *testing.B) {
-	n, err := newNodeIn(b, newHost(b, host.Config{}), "testdata", "dsp")
+	n, err := newNodeIn(b, newHost(b, wasmhost.Config{}), "testdata", "dsp")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,8 +73,8 @@ func BenchmarkCompile(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	compile := func(b *testing.B, cfg host.Config) {
-		h, err := host.New(ctx, cfg)
+	compile := func(b *testing.B, cfg wasmhost.Config) {
+		h, err := wasmhost.New(ctx, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,11 +86,11 @@ func BenchmarkCompile(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			compile(b, host.Config{})
+			compile(b, wasmhost.Config{})
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
-		cfg := host.Config{CacheDir: filepath.Join(b.TempDir(), "wazero")}
+		cfg := wasmhost.Config{CacheDir: filepath.Join(b.TempDir(), "wazero")}
 		compile(b, cfg)
 		b.ReportAllocs()
 		for b.Loop() {

@@ -1,4 +1,6 @@
-package host
+//go:build !js
+
+package wasmhost
 
 import (
 	"bytes"
@@ -21,7 +23,7 @@ import (
 
 //go:generate sh -c "for f in testdata/*.wat; do wat2wasm -o $DOLLAR{f%.wat}.wasm $DOLLAR{f}; done"
 
-var buildDir = filepath.Join("..", "..", "..", "wasm-modules", "build")
+var buildDir = filepath.Join("..", "..", "wasm-modules", "build")
 
 // rawRuntime is a bare wazero runtime (no guard, no limits) with an "rm"
 // module that records emits and WASI, to run original and instrumented bytes
@@ -260,7 +262,8 @@ func TestGuardBudgetBoundsInterrupt(t *testing.T) {
 	defer mod.Close(ctx)
 	mod.Memory().WriteFloat32Le(4096+32, 0.9) // rm_process calls $spin
 	mod.ExportedGlobal(interruptExport).(api.MutableGlobal).Set(1)
-	if _, err := mod.ExportedFunction("rm_process").Call(ctx, 4096, 4); err == nil || !strings.Contains(err.Error(), "unreachable") {
+	err = ReturnsWithin(t, "rm_process", func() error { _, err := mod.ExportedFunction("rm_process").Call(ctx, 4096, 4); return err })
+	if err == nil || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("error %v, want an unreachable trap", err)
 	}
 }
