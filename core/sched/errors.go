@@ -14,4 +14,6 @@ var (
 	ErrPort = errors.New("sched: emit on an unknown output port")
 	// ErrControl is returned for a control op the scheduler does not know.
 	ErrControl = errors.New("sched: unknown control op")
+	// ErrOptions is returned by Start for options that do not go together.
+	ErrOptions = errors.New("sched: invalid options")
 )

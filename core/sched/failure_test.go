@@ -29,134 +29,140 @@ func deadline(t *testing.T) context.Context {
 // return ErrClosed every time; none of them queues a frame on a dead node.
 // (They used to pick at random between the input lock and the session's end.)
 func TestInputClosedAfterFailure(t *testing.T) {
-	ctx := deadline(t)
-	failing := &fnNode{process: func(context.Context, int, *frame.Frame, node.Emit) error { return errBoom }}
-	for i := range 300 {
-		s, err := Start(ctx, &Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failing).Spec, OnError: Fail}}}, Options{})
-		if err != nil {
-			t.Fatal(err)
+	forModes(t, func(t *testing.T, synchronous bool) {
+		ctx := deadline(t)
+		failing := &fnNode{process: func(context.Context, int, *frame.Frame, node.Emit) error { return errBoom }}
+		for i := range 300 {
+			s, err := Start(ctx, &Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failing).Spec, OnError: Fail}}}, Options{Synchronous: synchronous})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Push(ctx, text(1)); err != nil {
+				t.Fatalf("iteration %d: first Push: %v", i, err)
+			}
+			if err := s.Wait(); !errors.Is(err, errBoom) {
+				t.Fatalf("iteration %d: Wait = %v, want boom", i, err)
+			}
+			if err := s.Push(ctx, text(2)); !errors.Is(err, ErrClosed) {
+				t.Fatalf("iteration %d: Push after the failure = %v, want ErrClosed", i, err)
+			}
+			if err := s.CloseInput(ctx); !errors.Is(err, ErrClosed) {
+				t.Fatalf("iteration %d: CloseInput after the failure = %v, want ErrClosed", i, err)
+			}
+			_ = s.Close()
 		}
-		if err := s.Push(ctx, text(1)); err != nil {
-			t.Fatalf("iteration %d: first Push: %v", i, err)
-		}
-		if err := s.Wait(); !errors.Is(err, errBoom) {
-			t.Fatalf("iteration %d: Wait = %v, want boom", i, err)
-		}
-		if err := s.Push(ctx, text(2)); !errors.Is(err, ErrClosed) {
-			t.Fatalf("iteration %d: Push after the failure = %v, want ErrClosed", i, err)
-		}
-		if err := s.CloseInput(ctx); !errors.Is(err, ErrClosed) {
-			t.Fatalf("iteration %d: CloseInput after the failure = %v, want ErrClosed", i, err)
-		}
-		_ = s.Close()
-	}
+	})
 }
 
 // TestErrorsNameTheFrame: a node error carries the seq and timestamp of the frame
 // it happened on, under both policies; a When error names the output frame.
 func TestErrorsNameTheFrame(t *testing.T) {
-	failOn3 := func() *fnNode {
-		return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-			if in.Seq == 3 {
-				return errBoom
-			}
-			emit(0, in)
-			return nil
-		}}
-	}
-	whenErr := func(f *frame.Frame) (bool, error) {
-		if f.Seq == 3 {
-			return false, errBoom
+	forModes(t, func(t *testing.T, synchronous bool) {
+		failOn3 := func() *fnNode {
+			return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+				if in.Seq == 3 {
+					return errBoom
+				}
+				emit(0, in)
+				return nil
+			}}
 		}
-		return true, nil
-	}
-	tests := []struct {
-		name   string
-		given  Graph
-		expect NodeError
-	}{
-		{name: "continue", given: Graph{Nodes: []NodeDef{def("e", failOn3())}}, expect: NodeError{Node: "e", Frame: true, Seq: 3, Timestamp: 60_000}},
-		{name: "fail", given: Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failOn3()).Spec, OnError: Fail}}}, expect: NodeError{Node: "e", Frame: true, Seq: 3, Timestamp: 60_000}},
-		{name: "when", given: Graph{
-			Nodes: []NodeDef{def("s", pass()), def("x", pass())},
-			Edges: []Edge{{From: "s", To: "x", When: whenErr, WhenSource: "seq == 3?"}},
-		}, expect: NodeError{Node: "s", Frame: true, Seq: 3, Timestamp: 60_000}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := deadline(t)
-			s := start(t, &tt.given, Options{})
-			go func() {
-				for q := uint64(1); q <= 4; q++ {
-					f := frame.NewText(frame.Header{Seq: q, Timestamp: int64(q) * 20_000}, "x")
-					if s.Push(ctx, f) != nil {
-						return
+		whenErr := func(f *frame.Frame) (bool, error) {
+			if f.Seq == 3 {
+				return false, errBoom
+			}
+			return true, nil
+		}
+		tests := []struct {
+			name   string
+			given  Graph
+			expect NodeError
+		}{
+			{name: "continue", given: Graph{Nodes: []NodeDef{def("e", failOn3())}}, expect: NodeError{Node: "e", Frame: true, Seq: 3, Timestamp: 60_000}},
+			{name: "fail", given: Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failOn3()).Spec, OnError: Fail}}}, expect: NodeError{Node: "e", Frame: true, Seq: 3, Timestamp: 60_000}},
+			{name: "when", given: Graph{
+				Nodes: []NodeDef{def("s", pass()), def("x", pass())},
+				Edges: []Edge{{From: "s", To: "x", When: whenErr, WhenSource: "seq == 3?"}},
+			}, expect: NodeError{Node: "s", Frame: true, Seq: 3, Timestamp: 60_000}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := deadline(t)
+				s := start(t, &tt.given, Options{Synchronous: synchronous})
+				go func() {
+					for q := uint64(1); q <= 4; q++ {
+						f := frame.NewText(frame.Header{Seq: q, Timestamp: int64(q) * 20_000}, "x")
+						if s.Push(ctx, f) != nil {
+							return
+						}
+					}
+					_ = s.CloseInput(ctx)
+				}()
+				var errs []error
+				for o := range s.Outputs() {
+					if o.Err != nil {
+						errs = append(errs, o.Err)
 					}
 				}
-				_ = s.CloseInput(ctx)
-			}()
-			var errs []error
-			for o := range s.Outputs() {
-				if o.Err != nil {
-					errs = append(errs, o.Err)
+				if err := s.Wait(); err != nil {
+					errs = append(errs, err)
 				}
-			}
-			if err := s.Wait(); err != nil {
-				errs = append(errs, err)
-			}
-			if len(errs) != 1 {
-				t.Fatalf("errors %v, want one", errs)
-			}
-			var ne *NodeError
-			if !errors.As(errs[0], &ne) || !errors.Is(errs[0], errBoom) {
-				t.Fatalf("error %v (%T) is not a *NodeError wrapping boom", errs[0], errs[0])
-			}
-			got := *ne
-			got.Err = nil
-			if got != tt.expect {
-				t.Fatalf("error %+v, want %+v", got, tt.expect)
-			}
-		})
-	}
+				if len(errs) != 1 {
+					t.Fatalf("errors %v, want one", errs)
+				}
+				var ne *NodeError
+				if !errors.As(errs[0], &ne) || !errors.Is(errs[0], errBoom) {
+					t.Fatalf("error %v (%T) is not a *NodeError wrapping boom", errs[0], errs[0])
+				}
+				got := *ne
+				got.Err = nil
+				if got != tt.expect {
+					t.Fatalf("error %+v, want %+v", got, tt.expect)
+				}
+			})
+		}
+	})
 }
 
 // TestFatalErrorFailsWhateverThePolicy: an error wrapping node.ErrFatal ends the
 // session at once under the continue policy too; the frames after it are not
 // given to the node.
 func TestFatalErrorFailsWhateverThePolicy(t *testing.T) {
-	ctx := deadline(t)
-	var calls atomic.Int32
-	dead := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-		calls.Add(1)
-		if in.Seq >= 2 {
-			return fmt.Errorf("worker exited: %w", node.ErrFatal)
-		}
-		emit(0, in)
-		return nil
-	}}
-	s := start(t, &Graph{Nodes: []NodeDef{def("py", dead)}}, Options{}) // continue policy
-	go func() {
-		for q := uint64(1); q <= 10; q++ {
-			if s.Push(ctx, text(q)) != nil {
-				return
+	forModes(t, func(t *testing.T, synchronous bool) {
+		ctx := deadline(t)
+		var calls atomic.Int32
+		dead := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+			calls.Add(1)
+			if in.Seq >= 2 {
+				return fmt.Errorf("worker exited: %w", node.ErrFatal)
 			}
+			emit(0, in)
+			return nil
+		}}
+		s := start(t, &Graph{Nodes: []NodeDef{def("py", dead)}}, Options{Synchronous: synchronous}) // continue policy
+		go func() {
+			for q := uint64(1); q <= 10; q++ {
+				if s.Push(ctx, text(q)) != nil {
+					return
+				}
+			}
+			_ = s.CloseInput(ctx)
+		}()
+		got := collect(s)
+		err := s.Wait()
+		if !errors.Is(err, node.ErrFatal) || err.Error() != `sched: node "py": worker exited: node: cannot continue` {
+			t.Fatalf("Wait = %v, want the fatal error", err)
 		}
-		_ = s.CloseInput(ctx)
-	}()
-	got := collect(s)
-	err := s.Wait()
-	if !errors.Is(err, node.ErrFatal) || err.Error() != `sched: node "py": worker exited: node: cannot continue` {
-		t.Fatalf("Wait = %v, want the fatal error", err)
-	}
-	if len(got["err"]) != 0 || len(got["py.out"]) != 1 {
-		t.Fatalf("outputs %v, want frame 1 and no error output", got)
-	}
-	if n := calls.Load(); n != 2 {
-		t.Fatalf("Process called %d times, want 2 (nothing after the fatal error)", n)
-	}
-	if st := stat(s, "py"); st.Errors != 1 {
-		t.Fatalf("errors %d, want 1", st.Errors)
-	}
+		if len(got["err"]) != 0 || len(got["py.out"]) != 1 {
+			t.Fatalf("outputs %v, want frame 1 and no error output", got)
+		}
+		if n := calls.Load(); n != 2 {
+			t.Fatalf("Process called %d times, want 2 (nothing after the fatal error)", n)
+		}
+		if st := stat(s, "py"); st.Errors != 1 {
+			t.Fatalf("errors %d, want 1", st.Errors)
+		}
+	})
 }
 
 // TestStatsSplitWorkAndBlocked: time a node's emit waits for room downstream is

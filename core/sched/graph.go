@@ -1,5 +1,6 @@
 // Package sched runs a pipeline graph as a streaming session: one goroutine per
-// node, bounded queues with back-pressure, leaky edges that count what they drop,
+// node (or, with Options.Synchronous, none: each frame goes through on the caller's
+// goroutine), bounded queues with back-pressure, leaky edges that count what they drop,
 // control frames ahead of data, end-of-stream flushing in order, and per-node
 // counters and latency percentiles.
 package sched

@@ -187,3 +187,15 @@ func stat(s *Session, id string) NodeStats {
 	}
 	return NodeStats{}
 }
+
+// forModes runs test once per way of running a session: a goroutine per node
+// (the default) and synchronous (Options.Synchronous).
+func forModes(t *testing.T, test func(t *testing.T, synchronous bool)) {
+	t.Helper()
+	for _, m := range []struct {
+		name        string
+		synchronous bool
+	}{{"goroutines", false}, {"synchronous", true}} {
+		t.Run(m.name, func(t *testing.T) { test(t, m.synchronous) })
+	}
+}

@@ -19,6 +19,21 @@ type Options struct {
 	OutputSize int // bound of the Outputs channel, default 64
 	StreamID   string
 
+	// Synchronous runs the session without goroutines: Push, CloseInput and Control
+	// carry each frame through the whole graph on the caller's goroutine, node by
+	// node in topological order, and return once it has gone through (see
+	// synchronous.go and docs/scheduler.md). The default runs a goroutine per node.
+	Synchronous bool
+	// OnOutput, with Synchronous, receives every Output instead of the Outputs channel
+	// (which then only closes at the end). It is called on the goroutine of the
+	// Push, CloseInput or Control that produced the outputs, after the frame has
+	// gone through the graph, in order; it must not call Close or Wait.
+	OnOutput func(Output)
+	// OnEnd, with Synchronous, is called once when the session has ended, with what
+	// Wait returns, after its nodes are closed: on the goroutine of the call that
+	// ended it, or on one started when the session's context ends.
+	OnEnd func(err error)
+
 	clock func() time.Duration // monotonic time since the session started; set by tests
 }
 
@@ -94,6 +109,14 @@ type Session struct {
 	finished chan struct{}
 	err      error // set before finished is closed
 	closeErr error
+
+	synchronous bool       // Options.Synchronous
+	order       []*nodeRun // topological order (synchronous)
+	pending     []Output   // outputs of the frame going through, delivered after it (synchronous)
+	onOutput    func(Output)
+	onEnd       func(error)
+	ended       bool        // the session has finished (synchronous; under inLock)
+	unwatch     func() bool // stops the end-of-context watch (synchronous)
 }
 
 // item is one queued frame and the input port it arrived on.
@@ -130,6 +153,9 @@ type nodeRun struct {
 	spins    int             // waits that polled first (read by tests once the session has ended)
 	closeErr error
 
+	queue, prioQueue fifo // synchronous mode's queues, used instead of data and prio
+	finished         bool // synchronous: flushed and closed
+
 	current  *frame.Frame  // data frame being processed, named by its errors
 	blockedN time.Duration // time the current Process call spent blocked in emit
 
@@ -152,17 +178,23 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 	if opts.OutputSize <= 0 {
 		opts.OutputSize = 64
 	}
-	incoming, err := check(g)
+	if !opts.Synchronous && (opts.OnOutput != nil || opts.OnEnd != nil) {
+		return nil, fmt.Errorf("%w: OnOutput and OnEnd need Synchronous", ErrOptions)
+	}
+	incoming, order, err := check(g)
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{
-		sid:      opts.StreamID,
-		inLock:   make(chan struct{}, 1),
-		outputs:  make(chan Output, opts.OutputSize),
-		finished: make(chan struct{}),
-		epoch:    time.Now(),
-		clock:    opts.clock,
+		sid:         opts.StreamID,
+		inLock:      make(chan struct{}, 1),
+		outputs:     make(chan Output, opts.OutputSize),
+		synchronous: opts.Synchronous,
+		onOutput:    opts.OnOutput,
+		onEnd:       opts.OnEnd,
+		finished:    make(chan struct{}),
+		epoch:       time.Now(),
+		clock:       opts.clock,
 	}
 	if s.clock == nil {
 		s.clock = func() time.Duration { return time.Since(s.epoch) } // the monotonic clock only
@@ -178,10 +210,12 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 			id:      nd.ID,
 			policy:  nd.OnError,
 			outs:    make([][]outEdge, len(nd.Spec.Outputs)),
-			data:    make(chan item, q),
-			prio:    make(chan item, 4+incoming[nd.ID]),
-			exited:  make(chan struct{}),
 			eosLeft: max(incoming[nd.ID], 1),
+		}
+		if !opts.Synchronous {
+			r.data = make(chan item, q)
+			r.prio = make(chan item, 4+incoming[nd.ID])
+			r.exited = make(chan struct{})
 		}
 		for _, p := range nd.Spec.Outputs {
 			r.portNames = append(r.portNames, p.Name)
@@ -216,6 +250,13 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 	}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.done = s.ctx.Done()
+	if opts.Synchronous {
+		for _, id := range order {
+			s.order = append(s.order, byID[id])
+		}
+		s.unwatch = context.AfterFunc(s.ctx, s.endCancelled)
+		return s, nil
+	}
 	s.wg.Add(len(s.nodes))
 	for _, r := range s.nodes {
 		go r.run()
@@ -240,18 +281,18 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 }
 
 // check validates what the scheduler relies on and returns the number of incoming
-// edges per node.
-func check(g *Graph) (map[string]int, error) {
+// edges per node and the node ids in a topological order.
+func check(g *Graph) (map[string]int, []string, error) {
 	specs := make(map[string]*node.Spec, len(g.Nodes))
 	incoming := make(map[string]int, len(g.Nodes))
 	for i, nd := range g.Nodes {
 		switch {
 		case nd.ID == "":
-			return nil, fmt.Errorf("%w: nodes[%d]: empty id", ErrGraph, i)
+			return nil, nil, fmt.Errorf("%w: nodes[%d]: empty id", ErrGraph, i)
 		case nd.Spec == nil || nd.Spec.New == nil:
-			return nil, fmt.Errorf("%w: node %q: no spec or no Spec.New", ErrGraph, nd.ID)
+			return nil, nil, fmt.Errorf("%w: node %q: no spec or no Spec.New", ErrGraph, nd.ID)
 		case specs[nd.ID] != nil:
-			return nil, fmt.Errorf("%w: node %q: duplicate id", ErrGraph, nd.ID)
+			return nil, nil, fmt.Errorf("%w: node %q: duplicate id", ErrGraph, nd.ID)
 		}
 		specs[nd.ID] = nd.Spec
 	}
@@ -260,15 +301,15 @@ func check(g *Graph) (map[string]int, error) {
 		from, to := specs[e.From], specs[e.To]
 		switch {
 		case from == nil:
-			return nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.From)
+			return nil, nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.From)
 		case to == nil:
-			return nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.To)
+			return nil, nil, fmt.Errorf("%w: edges[%d]: unknown node %q", ErrGraph, i, e.To)
 		case e.FromPort < 0 || e.FromPort >= len(from.Outputs):
-			return nil, fmt.Errorf("%w: edges[%d]: node %q has no output port %d", ErrGraph, i, e.From, e.FromPort)
+			return nil, nil, fmt.Errorf("%w: edges[%d]: node %q has no output port %d", ErrGraph, i, e.From, e.FromPort)
 		case e.ToPort < 0 || e.ToPort >= max(len(to.Inputs), 1):
-			return nil, fmt.Errorf("%w: edges[%d]: node %q has no input port %d", ErrGraph, i, e.To, e.ToPort)
+			return nil, nil, fmt.Errorf("%w: edges[%d]: node %q has no input port %d", ErrGraph, i, e.To, e.ToPort)
 		case e.Policy != "" && e.Policy != Block && e.Policy != DropOldest:
-			return nil, fmt.Errorf("%w: edges[%d]: unknown policy %q", ErrGraph, i, e.Policy)
+			return nil, nil, fmt.Errorf("%w: edges[%d]: unknown policy %q", ErrGraph, i, e.Policy)
 		}
 		incoming[e.To]++
 		next[e.From] = append(next[e.From], e.To)
@@ -282,21 +323,21 @@ func check(g *Graph) (map[string]int, error) {
 			ready = append(ready, nd.ID)
 		}
 	}
-	seen := 0
+	var order []string
 	for len(ready) > 0 {
 		id := ready[len(ready)-1]
 		ready = ready[:len(ready)-1]
-		seen++
+		order = append(order, id)
 		for _, to := range next[id] {
 			if left[to]--; left[to] == 0 {
 				ready = append(ready, to)
 			}
 		}
 	}
-	if seen != len(g.Nodes) {
-		return nil, fmt.Errorf("%w: the edges form a cycle", ErrGraph)
+	if len(order) != len(g.Nodes) {
+		return nil, nil, fmt.Errorf("%w: the edges form a cycle", ErrGraph)
 	}
-	return incoming, nil
+	return incoming, order, nil
 }
 
 // Push delivers f to every source node (a node with no incoming edge) on input
@@ -313,6 +354,9 @@ func (s *Session) Push(ctx context.Context, f *frame.Frame) error {
 		}
 		return s.control(ctx, f)
 	}
+	if s.synchronous {
+		return s.pushSynchronous(ctx, f)
+	}
 	if err := s.lockInput(ctx); err != nil {
 		return err
 	}
@@ -328,6 +372,9 @@ func (s *Session) Push(ctx context.Context, f *frame.Frame) error {
 // CloseInput ends the stream: an end-of-stream frame follows the data already
 // pushed; every node flushes in topological order and the session ends.
 func (s *Session) CloseInput(ctx context.Context) error {
+	if s.synchronous {
+		return s.pushSynchronous(ctx, nil)
+	}
 	if err := s.lockInput(ctx); err != nil {
 		return err
 	}
@@ -358,6 +405,9 @@ func (s *Session) Control(ctx context.Context, op frame.ControlOp) error {
 func (s *Session) control(ctx context.Context, f *frame.Frame) error {
 	if f.Op != frame.Flush && f.Op != frame.Cancel {
 		return fmt.Errorf("%w: %v", ErrControl, f.Op)
+	}
+	if s.synchronous {
+		return s.pushSynchronous(ctx, f)
 	}
 	select {
 	case <-s.done:
@@ -436,7 +486,7 @@ func (s *Session) Stats() []NodeStats {
 			Errors: r.errors.Load(), Filtered: r.filtered.Load(),
 			P50: q[0], P99: q[1], BlockedP50: b[0], BlockedP99: b[1],
 			Work: time.Duration(r.work.Load()), Blocked: time.Duration(r.blocked.Load()),
-			QueueLen: len(r.data) + len(r.prio),
+			QueueLen: len(r.data) + len(r.prio), // 0 synchronous: nothing stays queued after a Push
 		}
 	}
 	return out
@@ -596,6 +646,10 @@ func (r *nodeRun) handle(it item) {
 // discardQueued drops the data frames queued now, counting them; an end-of-stream
 // among them still counts as received.
 func (r *nodeRun) discardQueued() {
+	if r.s.synchronous {
+		r.discardSynchronous()
+		return
+	}
 	for n := len(r.data); n > 0; n-- {
 		select {
 		case it := <-r.data:
@@ -661,7 +715,9 @@ func (r *nodeRun) emit(port int, f *frame.Frame) {
 				continue
 			}
 		}
-		if e.drop {
+		if r.s.synchronous { // no queue fills: drop_oldest never has to drop
+			e.dst.queue.push(item{e.toPort, f})
+		} else if e.drop {
 			e.dst.sendDropOldest(item{e.toPort, f})
 		} else {
 			select {
@@ -696,6 +752,10 @@ func (r *nodeRun) failOn(err error, f *frame.Frame) bool {
 }
 
 func (r *nodeRun) output(o Output) bool {
+	if r.s.synchronous {
+		r.s.pending = append(r.s.pending, o)
+		return true
+	}
 	select {
 	case r.s.outputs <- o:
 		return true
@@ -775,6 +835,12 @@ func (r *nodeRun) sendDropOldest(it item) bool {
 }
 
 func (r *nodeRun) sendPrio(it item) bool {
+	if r.s.synchronous {
+		if !r.finished {
+			r.prioQueue.push(it)
+		}
+		return true
+	}
 	select {
 	case r.prio <- it:
 		return true

@@ -48,31 +48,33 @@ func TestBackPressureBlocksPushAndBoundsQueue(t *testing.T) {
 }
 
 func TestSlowOutputReaderKeepsQueuesBounded(t *testing.T) {
-	g := &Graph{
-		Nodes: []NodeDef{def("a", pass()), def("b", pass()), def("c", pass())},
-		Edges: []Edge{edge("a", "b"), edge("b", "c")},
-	}
-	const n = 300
-	s := start(t, g, Options{QueueSize: 2, OutputSize: 1})
-	go func() {
-		pushAll(t, s, seqRange(1, n)...)
-		_ = s.CloseInput(context.Background())
-	}()
-	var got []uint64
-	maxQueue := 0
-	for o := range s.Outputs() {
-		got = append(got, o.Frame.Seq)
-		for _, st := range s.Stats() {
-			maxQueue = max(maxQueue, st.QueueLen)
+	forModes(t, func(t *testing.T, synchronous bool) {
+		g := &Graph{
+			Nodes: []NodeDef{def("a", pass()), def("b", pass()), def("c", pass())},
+			Edges: []Edge{edge("a", "b"), edge("b", "c")},
 		}
-		runtime.Gosched() // a slow reader
-	}
-	if !reflect.DeepEqual(got, seqRange(1, n)) {
-		t.Fatalf("got %d frames, want 1..%d in order", len(got), n)
-	}
-	if maxQueue > 2 {
-		t.Fatalf("a queue held %d frames, bound is 2", maxQueue)
-	}
+		const n = 300
+		s := start(t, g, Options{Synchronous: synchronous, QueueSize: 2, OutputSize: 1})
+		go func() {
+			pushAll(t, s, seqRange(1, n)...)
+			_ = s.CloseInput(context.Background())
+		}()
+		var got []uint64
+		maxQueue := 0
+		for o := range s.Outputs() {
+			got = append(got, o.Frame.Seq)
+			for _, st := range s.Stats() {
+				maxQueue = max(maxQueue, st.QueueLen)
+			}
+			runtime.Gosched() // a slow reader
+		}
+		if !reflect.DeepEqual(got, seqRange(1, n)) {
+			t.Fatalf("got %d frames, want 1..%d in order", len(got), n)
+		}
+		if maxQueue > 2 {
+			t.Fatalf("a queue held %d frames, bound is 2", maxQueue)
+		}
+	})
 }
 
 func TestDropOldestCountsExactly(t *testing.T) {
@@ -117,185 +119,196 @@ func TestDropOldestCountsExactly(t *testing.T) {
 }
 
 func TestDropOldestFanInUnderLoad(t *testing.T) {
-	// Two sources feed a slow sink over leaky edges: every frame is delivered or
-	// counted, the per-source order holds, and both end-of-streams get through.
-	slow := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-		for range 20 {
-			runtime.Gosched()
+	forModes(t, func(t *testing.T, synchronous bool) {
+		// Two sources feed a slow sink over leaky edges: every frame is delivered or
+		// counted, the per-source order holds, and both end-of-streams get through.
+		slow := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+			for range 20 {
+				runtime.Gosched()
+			}
+			emit(0, in)
+			return nil
+		}}
+		m := def("m", slow)
+		m.QueueSize = 1
+		s := start(t, &Graph{
+			Nodes: []NodeDef{def("s1", pass()), def("s2", pass()), m},
+			Edges: []Edge{{From: "s1", To: "m", Policy: DropOldest}, {From: "s2", To: "m", Policy: DropOldest}},
+		}, Options{Synchronous: synchronous})
+		const n = 500
+		go func() {
+			pushAll(t, s, seqRange(1, n)...)
+			_ = s.CloseInput(context.Background())
+		}()
+		var out uint64
+		for o := range s.Outputs() {
+			if o.Err != nil || o.Frame.Kind == frame.KindControl {
+				t.Fatalf("unexpected output %+v", o)
+			}
+			out++
 		}
-		emit(0, in)
-		return nil
-	}}
-	m := def("m", slow)
-	m.QueueSize = 1
-	s := start(t, &Graph{
-		Nodes: []NodeDef{def("s1", pass()), def("s2", pass()), m},
-		Edges: []Edge{{From: "s1", To: "m", Policy: DropOldest}, {From: "s2", To: "m", Policy: DropOldest}},
-	}, Options{})
-	const n = 500
-	go func() {
-		pushAll(t, s, seqRange(1, n)...)
-		_ = s.CloseInput(context.Background())
-	}()
-	var out uint64
-	for o := range s.Outputs() {
-		if o.Err != nil || o.Frame.Kind == frame.KindControl {
-			t.Fatalf("unexpected output %+v", o)
+		if err := s.Wait(); err != nil {
+			t.Fatal(err)
 		}
-		out++
-	}
-	if err := s.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	st := stat(s, "m")
-	if st.In+st.Dropped != 2*n || st.Out != st.In || out != st.Out {
-		t.Fatalf("m stats %+v, outputs %d: want In+Dropped = %d and Out = In = outputs", st, out, 2*n)
-	}
+		st := stat(s, "m")
+		if synchronous && st.Dropped != 0 {
+			t.Fatalf("synchronous: m dropped %d, want 0 (no queue fills)", st.Dropped)
+		}
+		if st.In+st.Dropped != 2*n || st.Out != st.In || out != st.Out {
+			t.Fatalf("m stats %+v, outputs %d: want In+Dropped = %d and Out = In = outputs", st, out, 2*n)
+		}
+	})
 }
 
 func TestEndOfStreamFlushesInOrder(t *testing.T) {
-	rec := &recorder{}
-	buffering := func(name string) *fnNode {
-		var buf []*frame.Frame
-		return &fnNode{
-			process: func(_ context.Context, _ int, in *frame.Frame, _ node.Emit) error {
-				buf = append(buf, in)
-				return nil
-			},
-			flush: func(_ context.Context, emit node.Emit) error {
-				rec.add("%s", name)
-				for _, f := range buf {
-					emit(0, f)
-				}
-				buf = nil
-				return nil
-			},
+	forModes(t, func(t *testing.T, synchronous bool) {
+		rec := &recorder{}
+		buffering := func(name string) *fnNode {
+			var buf []*frame.Frame
+			return &fnNode{
+				process: func(_ context.Context, _ int, in *frame.Frame, _ node.Emit) error {
+					buf = append(buf, in)
+					return nil
+				},
+				flush: func(_ context.Context, emit node.Emit) error {
+					rec.add("%s", name)
+					for _, f := range buf {
+						emit(0, f)
+					}
+					buf = nil
+					return nil
+				},
+			}
 		}
-	}
-	s := start(t, &Graph{
-		Nodes: []NodeDef{def("c", buffering("c")), def("b", buffering("b")), def("a", buffering("a"))},
-		Edges: []Edge{edge("a", "b"), edge("b", "c")},
-	}, Options{})
-	pushAll(t, s, seqRange(1, 5)...)
-	if err := s.CloseInput(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := collect(s)
-	if want := strs(seqRange(1, 5)); !reflect.DeepEqual(got["c.out"], want) || len(got) != 1 {
-		t.Fatalf("outputs = %v, want c.out %v", got, want)
-	}
-	if want := []string{"a", "b", "c"}; !reflect.DeepEqual(rec.get(), want) {
-		t.Fatalf("flush order = %v, want %v", rec.get(), want)
-	}
-	if err := s.Push(context.Background(), text(9)); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Push after CloseInput = %v, want ErrClosed", err)
-	}
+		s := start(t, &Graph{
+			Nodes: []NodeDef{def("c", buffering("c")), def("b", buffering("b")), def("a", buffering("a"))},
+			Edges: []Edge{edge("a", "b"), edge("b", "c")},
+		}, Options{Synchronous: synchronous})
+		pushAll(t, s, seqRange(1, 5)...)
+		if err := s.CloseInput(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := collect(s)
+		if want := strs(seqRange(1, 5)); !reflect.DeepEqual(got["c.out"], want) || len(got) != 1 {
+			t.Fatalf("outputs = %v, want c.out %v", got, want)
+		}
+		if want := []string{"a", "b", "c"}; !reflect.DeepEqual(rec.get(), want) {
+			t.Fatalf("flush order = %v, want %v", rec.get(), want)
+		}
+		if err := s.Push(context.Background(), text(9)); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Push after CloseInput = %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestRouting(t *testing.T) {
-	even := func(f *frame.Frame) (bool, error) { return f.Seq%2 == 0, nil }
-	odd := func(f *frame.Frame) (bool, error) { return f.Seq%2 == 1, nil }
-	split := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-		emit(int(in.Seq%2), in)
-		return nil
-	}}
-	tests := []struct {
-		name     string
-		given    Graph
-		expect   map[string][]string
-		filtered uint64 // by node "s"
-	}{
-		{
-			name:   "fan-out",
-			given:  Graph{Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass())}, Edges: []Edge{edge("s", "x"), edge("s", "y")}},
-			expect: map[string][]string{"x.out": {"1", "2", "3", "4"}, "y.out": {"1", "2", "3", "4"}},
-		},
-		{
-			name: "fan-in",
-			given: Graph{
-				Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass()), def("m", pass())},
-				Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
+	forModes(t, func(t *testing.T, synchronous bool) {
+		even := func(f *frame.Frame) (bool, error) { return f.Seq%2 == 0, nil }
+		odd := func(f *frame.Frame) (bool, error) { return f.Seq%2 == 1, nil }
+		split := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+			emit(int(in.Seq%2), in)
+			return nil
+		}}
+		tests := []struct {
+			name     string
+			given    Graph
+			expect   map[string][]string
+			filtered uint64 // by node "s"
+		}{
+			{
+				name:   "fan-out",
+				given:  Graph{Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass())}, Edges: []Edge{edge("s", "x"), edge("s", "y")}},
+				expect: map[string][]string{"x.out": {"1", "2", "3", "4"}, "y.out": {"1", "2", "3", "4"}},
 			},
-			expect: map[string][]string{"m.out": {"1", "1", "2", "2", "3", "3", "4", "4"}},
-		},
-		{
-			name: "two sources",
-			given: Graph{
-				Nodes: []NodeDef{def("s", pass()), def("t", pass()), def("m", pass())},
-				Edges: []Edge{edge("s", "m"), edge("t", "m")},
+			{
+				name: "fan-in",
+				given: Graph{
+					Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass()), def("m", pass())},
+					Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
+				},
+				expect: map[string][]string{"m.out": {"1", "1", "2", "2", "3", "3", "4", "4"}},
 			},
-			expect: map[string][]string{"m.out": {"1", "1", "2", "2", "3", "3", "4", "4"}},
-		},
-		{
-			name: "when",
-			given: Graph{
-				Nodes: []NodeDef{def("s", pass()), def("e", pass()), def("o", pass())},
-				Edges: []Edge{{From: "s", To: "e", When: even}, {From: "s", To: "o", When: odd}},
+			{
+				name: "two sources",
+				given: Graph{
+					Nodes: []NodeDef{def("s", pass()), def("t", pass()), def("m", pass())},
+					Edges: []Edge{edge("s", "m"), edge("t", "m")},
+				},
+				expect: map[string][]string{"m.out": {"1", "1", "2", "2", "3", "3", "4", "4"}},
 			},
-			expect:   map[string][]string{"e.out": {"2", "4"}, "o.out": {"1", "3"}},
-			filtered: 4,
-		},
-		{
-			name:   "named ports",
-			given:  Graph{Nodes: []NodeDef{def("s", split, "even", "odd")}},
-			expect: map[string][]string{"s.even": {"2", "4"}, "s.odd": {"1", "3"}},
-		},
-		{
-			name: "unconsumed port beside a consumed one",
-			given: Graph{
-				Nodes: []NodeDef{def("s", split, "even", "odd"), def("x", pass())},
-				Edges: []Edge{{From: "s", FromPort: 1, To: "x"}},
+			{
+				name: "when",
+				given: Graph{
+					Nodes: []NodeDef{def("s", pass()), def("e", pass()), def("o", pass())},
+					Edges: []Edge{{From: "s", To: "e", When: even}, {From: "s", To: "o", When: odd}},
+				},
+				expect:   map[string][]string{"e.out": {"2", "4"}, "o.out": {"1", "3"}},
+				filtered: 4,
 			},
-			expect: map[string][]string{"s.even": {"2", "4"}, "x.out": {"1", "3"}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, &tt.given, Options{})
-			pushAll(t, s, 1, 2, 3, 4)
-			if err := s.CloseInput(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			got := collect(s)
-			for k := range got {
-				got[k] = sorted(got[k])
-			}
-			if !reflect.DeepEqual(got, tt.expect) {
-				t.Fatalf("outputs = %v, want %v", got, tt.expect)
-			}
-			if f := stat(s, "s").Filtered; f != tt.filtered {
-				t.Fatalf("s filtered %d, want %d", f, tt.filtered)
-			}
-		})
-	}
+			{
+				name:   "named ports",
+				given:  Graph{Nodes: []NodeDef{def("s", split, "even", "odd")}},
+				expect: map[string][]string{"s.even": {"2", "4"}, "s.odd": {"1", "3"}},
+			},
+			{
+				name: "unconsumed port beside a consumed one",
+				given: Graph{
+					Nodes: []NodeDef{def("s", split, "even", "odd"), def("x", pass())},
+					Edges: []Edge{{From: "s", FromPort: 1, To: "x"}},
+				},
+				expect: map[string][]string{"s.even": {"2", "4"}, "x.out": {"1", "3"}},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := start(t, &tt.given, Options{Synchronous: synchronous})
+				pushAll(t, s, 1, 2, 3, 4)
+				if err := s.CloseInput(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				got := collect(s)
+				for k := range got {
+					got[k] = sorted(got[k])
+				}
+				if !reflect.DeepEqual(got, tt.expect) {
+					t.Fatalf("outputs = %v, want %v", got, tt.expect)
+				}
+				if f := stat(s, "s").Filtered; f != tt.filtered {
+					t.Fatalf("s filtered %d, want %d", f, tt.filtered)
+				}
+			})
+		}
+	})
 }
 
 func TestFanInKeepsOrderPerSource(t *testing.T) {
-	tag := func(name string) *fnNode {
-		return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-			emit(0, frame.NewText(in.Header, name))
-			return nil
-		}}
-	}
-	s := start(t, &Graph{
-		Nodes: []NodeDef{def("s", pass()), def("x", tag("x")), def("y", tag("y")), def("m", pass())},
-		Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
-	}, Options{QueueSize: 2})
-	go func() {
-		pushAll(t, s, seqRange(1, 200)...)
-		_ = s.CloseInput(context.Background())
-	}()
-	last := map[string]uint64{}
-	for o := range s.Outputs() {
-		src := o.Frame.Text()
-		if o.Frame.Seq != last[src]+1 {
-			t.Fatalf("from %s: seq %d after %d", src, o.Frame.Seq, last[src])
+	forModes(t, func(t *testing.T, synchronous bool) {
+		tag := func(name string) *fnNode {
+			return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+				emit(0, frame.NewText(in.Header, name))
+				return nil
+			}}
 		}
-		last[src] = o.Frame.Seq
-	}
-	if last["x"] != 200 || last["y"] != 200 {
-		t.Fatalf("last seqs %v, want 200 from each", last)
-	}
+		s := start(t, &Graph{
+			Nodes: []NodeDef{def("s", pass()), def("x", tag("x")), def("y", tag("y")), def("m", pass())},
+			Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
+		}, Options{Synchronous: synchronous, QueueSize: 2})
+		go func() {
+			pushAll(t, s, seqRange(1, 200)...)
+			_ = s.CloseInput(context.Background())
+		}()
+		last := map[string]uint64{}
+		for o := range s.Outputs() {
+			src := o.Frame.Text()
+			if o.Frame.Seq != last[src]+1 {
+				t.Fatalf("from %s: seq %d after %d", src, o.Frame.Seq, last[src])
+			}
+			last[src] = o.Frame.Seq
+		}
+		if last["x"] != 200 || last["y"] != 200 {
+			t.Fatalf("last seqs %v, want 200 from each", last)
+		}
+	})
 }
 
 func TestFlushJumpsTheQueue(t *testing.T) {
@@ -368,225 +381,239 @@ func TestCancelDiscardsQueuedData(t *testing.T) {
 }
 
 func TestCancelReachesADiamondSinkOnce(t *testing.T) {
-	rec := &recorder{}
-	m := newGate(rec, "m")
-	close(m.release)
-	s := start(t, &Graph{
-		Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass()), def("m", m.node())},
-		Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
-	}, Options{})
-	for range 3 {
-		if err := s.Control(context.Background(), frame.Cancel); err != nil {
+	forModes(t, func(t *testing.T, synchronous bool) {
+		rec := &recorder{}
+		m := newGate(rec, "m")
+		close(m.release)
+		s := start(t, &Graph{
+			Nodes: []NodeDef{def("s", pass()), def("x", pass()), def("y", pass()), def("m", m.node())},
+			Edges: []Edge{edge("s", "x"), edge("s", "y"), edge("x", "m"), edge("y", "m")},
+		}, Options{Synchronous: synchronous})
+		for range 3 {
+			if err := s.Control(context.Background(), frame.Cancel); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CloseInput(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := s.CloseInput(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := collect(s)
-	if want := []string{"m:cancel", "m:cancel", "m:cancel", "m:flush"}; !reflect.DeepEqual(rec.get(), want) {
-		t.Fatalf("m calls = %v, want %v", rec.get(), want)
-	}
-	if want := []string{"ctl:cancel", "ctl:cancel", "ctl:cancel"}; !reflect.DeepEqual(got["m.out"], want) {
-		t.Fatalf("outputs = %v, want %v", got, want)
-	}
+		got := collect(s)
+		if want := []string{"m:cancel", "m:cancel", "m:cancel", "m:flush"}; !reflect.DeepEqual(rec.get(), want) {
+			t.Fatalf("m calls = %v, want %v", rec.get(), want)
+		}
+		if want := []string{"ctl:cancel", "ctl:cancel", "ctl:cancel"}; !reflect.DeepEqual(got["m.out"], want) {
+			t.Fatalf("outputs = %v, want %v", got, want)
+		}
+	})
 }
 
 var errBoom = errors.New("boom")
 
 func TestErrorPolicies(t *testing.T) {
-	failing := func() *fnNode {
-		return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-			if in.Seq%2 == 1 {
-				return fmt.Errorf("seq %d: %w", in.Seq, errBoom)
-			}
-			emit(0, in)
-			return nil
-		}}
-	}
-	whenErr := func(f *frame.Frame) (bool, error) {
-		if f.Seq == 2 {
-			return false, errBoom
+	forModes(t, func(t *testing.T, synchronous bool) {
+		failing := func() *fnNode {
+			return &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+				if in.Seq%2 == 1 {
+					return fmt.Errorf("seq %d: %w", in.Seq, errBoom)
+				}
+				emit(0, in)
+				return nil
+			}}
 		}
-		return true, nil
-	}
-	tests := []struct {
-		name      string
-		given     Graph
-		expect    map[string][]string
-		errors    map[string]uint64
-		expectErr string
-	}{
-		{
-			name:   "continue",
-			given:  Graph{Nodes: []NodeDef{def("e", failing())}},
-			expect: map[string][]string{"e.out": {"2", "4"}, "err": {`sched: node "e": seq 1: boom`, `sched: node "e": seq 3: boom`}},
-			errors: map[string]uint64{"e": 2},
-		},
-		{
-			name:      "fail",
-			given:     Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failing()).Spec, OnError: Fail}}},
-			errors:    map[string]uint64{"e": 1},
-			expectErr: `sched: node "e": seq 1: boom`,
-		},
-		{
-			name: "when error counts against the source node",
-			given: Graph{
-				Nodes: []NodeDef{def("s", pass()), def("x", pass())},
-				Edges: []Edge{{From: "s", To: "x", When: whenErr, WhenSource: "seq == 2?"}},
+		whenErr := func(f *frame.Frame) (bool, error) {
+			if f.Seq == 2 {
+				return false, errBoom
+			}
+			return true, nil
+		}
+		tests := []struct {
+			name      string
+			given     Graph
+			expect    map[string][]string
+			errors    map[string]uint64
+			expectErr string
+		}{
+			{
+				name:   "continue",
+				given:  Graph{Nodes: []NodeDef{def("e", failing())}},
+				expect: map[string][]string{"e.out": {"2", "4"}, "err": {`sched: node "e": seq 1: boom`, `sched: node "e": seq 3: boom`}},
+				errors: map[string]uint64{"e": 2},
 			},
-			expect: map[string][]string{"x.out": {"1", "3", "4"}, "err": {`sched: node "s": edge s.0->x.0 when "seq == 2?": boom`}},
-			errors: map[string]uint64{"s": 1, "x": 0},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, &tt.given, Options{})
-			go func() {
-				for q := uint64(1); q <= 4; q++ {
-					if s.Push(context.Background(), text(q)) != nil {
-						return
+			{
+				name:      "fail",
+				given:     Graph{Nodes: []NodeDef{{ID: "e", Spec: def("e", failing()).Spec, OnError: Fail}}},
+				errors:    map[string]uint64{"e": 1},
+				expectErr: `sched: node "e": seq 1: boom`,
+			},
+			{
+				name: "when error counts against the source node",
+				given: Graph{
+					Nodes: []NodeDef{def("s", pass()), def("x", pass())},
+					Edges: []Edge{{From: "s", To: "x", When: whenErr, WhenSource: "seq == 2?"}},
+				},
+				expect: map[string][]string{"x.out": {"1", "3", "4"}, "err": {`sched: node "s": edge s.0->x.0 when "seq == 2?": boom`}},
+				errors: map[string]uint64{"s": 1, "x": 0},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := start(t, &tt.given, Options{Synchronous: synchronous})
+				go func() {
+					for q := uint64(1); q <= 4; q++ {
+						if s.Push(context.Background(), text(q)) != nil {
+							return
+						}
+					}
+					_ = s.CloseInput(context.Background())
+				}()
+				got := collect(s)
+				err := s.Wait()
+				if tt.expectErr != "" {
+					if err == nil || err.Error() != tt.expectErr || !errors.Is(err, errBoom) {
+						t.Fatalf("Wait = %v, want %q wrapping errBoom", err, tt.expectErr)
+					}
+					if err := s.Push(context.Background(), text(9)); !errors.Is(err, ErrClosed) {
+						t.Fatalf("Push after failure = %v, want ErrClosed", err)
+					}
+				} else {
+					if err != nil {
+						t.Fatalf("Wait = %v", err)
+					}
+					if !reflect.DeepEqual(got, tt.expect) {
+						t.Fatalf("outputs = %v, want %v", got, tt.expect)
 					}
 				}
-				_ = s.CloseInput(context.Background())
-			}()
-			got := collect(s)
-			err := s.Wait()
-			if tt.expectErr != "" {
-				if err == nil || err.Error() != tt.expectErr || !errors.Is(err, errBoom) {
-					t.Fatalf("Wait = %v, want %q wrapping errBoom", err, tt.expectErr)
+				for id, n := range tt.errors {
+					if e := stat(s, id).Errors; e != n {
+						t.Fatalf("node %s errors %d, want %d", id, e, n)
+					}
 				}
-				if err := s.Push(context.Background(), text(9)); !errors.Is(err, ErrClosed) {
-					t.Fatalf("Push after failure = %v, want ErrClosed", err)
-				}
-			} else {
-				if err != nil {
-					t.Fatalf("Wait = %v", err)
-				}
-				if !reflect.DeepEqual(got, tt.expect) {
-					t.Fatalf("outputs = %v, want %v", got, tt.expect)
-				}
-			}
-			for id, n := range tt.errors {
-				if e := stat(s, id).Errors; e != n {
-					t.Fatalf("node %s errors %d, want %d", id, e, n)
-				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestContextCancelStopsEverything(t *testing.T) {
-	tests := []struct {
-		name  string
-		given func(closed *atomic.Int32) Graph
-	}{
-		{
-			name: "node blocked in Process",
-			given: func(closed *atomic.Int32) Graph {
-				stuck := &fnNode{closed: closed, process: func(ctx context.Context, _ int, _ *frame.Frame, _ node.Emit) error {
-					<-ctx.Done()
-					return ctx.Err()
-				}}
-				return Graph{
-					Nodes: []NodeDef{def("s", &fnNode{closed: closed}), def("stuck", stuck), def("x", &fnNode{closed: closed})},
-					Edges: []Edge{edge("s", "stuck"), edge("stuck", "x")},
-				}
-			},
-		},
-		{
-			name: "nobody reads Outputs",
-			given: func(closed *atomic.Int32) Graph {
-				return Graph{
-					Nodes: []NodeDef{def("s", &fnNode{closed: closed}), def("x", &fnNode{closed: closed}), def("y", &fnNode{closed: closed})},
-					Edges: []Edge{edge("s", "x"), edge("x", "y")},
-				}
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := runtime.NumGoroutine()
-			var closed atomic.Int32
-			g := tt.given(&closed)
-			ctx, cancel := context.WithCancel(context.Background())
-			s, err := Start(ctx, &g, Options{QueueSize: 2, OutputSize: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pushed := make(chan error, 1)
-			go func() {
-				for q := uint64(1); ; q++ {
-					if err := s.Push(context.Background(), text(q)); err != nil {
-						pushed <- err
-						return
+	forModes(t, func(t *testing.T, synchronous bool) {
+		tests := []struct {
+			name  string
+			given func(closed *atomic.Int32) Graph
+		}{
+			{
+				name: "node blocked in Process",
+				given: func(closed *atomic.Int32) Graph {
+					stuck := &fnNode{closed: closed, process: func(ctx context.Context, _ int, _ *frame.Frame, _ node.Emit) error {
+						<-ctx.Done()
+						return ctx.Err()
+					}}
+					return Graph{
+						Nodes: []NodeDef{def("s", &fnNode{closed: closed}), def("stuck", stuck), def("x", &fnNode{closed: closed})},
+						Edges: []Edge{edge("s", "stuck"), edge("stuck", "x")},
 					}
+				},
+			},
+			{
+				name: "nobody reads Outputs",
+				given: func(closed *atomic.Int32) Graph {
+					return Graph{
+						Nodes: []NodeDef{def("s", &fnNode{closed: closed}), def("x", &fnNode{closed: closed}), def("y", &fnNode{closed: closed})},
+						Edges: []Edge{edge("s", "x"), edge("x", "y")},
+					}
+				},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := runtime.NumGoroutine()
+				var closed atomic.Int32
+				g := tt.given(&closed)
+				ctx, cancel := context.WithCancel(context.Background())
+				s, err := Start(ctx, &g, Options{Synchronous: synchronous, QueueSize: 2, OutputSize: 2})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			for stat(s, "s").Out < 2 { // the pipeline is busy and Push blocked soon
-				runtime.Gosched()
-			}
-			cancel()
-			if err := s.Wait(); !errors.Is(err, context.Canceled) {
-				t.Fatalf("Wait = %v, want context.Canceled", err)
-			}
-			if err := <-pushed; !errors.Is(err, ErrClosed) {
-				t.Fatalf("blocked Push returned %v, want ErrClosed", err)
-			}
-			if n := closed.Load(); n != 3 {
-				t.Fatalf("%d nodes closed, want 3", n)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; runtime.NumGoroutine() > before; i++ {
-				if i == 500 {
-					t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
+				pushed := make(chan error, 1)
+				go func() {
+					for q := uint64(1); ; q++ {
+						if err := s.Push(context.Background(), text(q)); err != nil {
+							pushed <- err
+							return
+						}
+					}
+				}()
+				busy := uint64(2)
+				if synchronous && tt.name == "node blocked in Process" {
+					busy = 1 // the first frame holds the pusher inside "stuck"
 				}
-				time.Sleep(2 * time.Millisecond)
-			}
-		})
-	}
+				for stat(s, "s").Out < busy { // the pipeline is busy and Push blocked soon
+					runtime.Gosched()
+				}
+				cancel()
+				if err := s.Wait(); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Wait = %v, want context.Canceled", err)
+				}
+				if err := <-pushed; !errors.Is(err, ErrClosed) {
+					t.Fatalf("blocked Push returned %v, want ErrClosed", err)
+				}
+				if n := closed.Load(); n != 3 {
+					t.Fatalf("%d nodes closed, want 3", n)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; runtime.NumGoroutine() > before; i++ {
+					if i == 500 {
+						t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			})
+		}
+	})
 }
 
 func TestCloseStopsARunningSession(t *testing.T) {
-	s := start(t, &Graph{Nodes: []NodeDef{def("a", pass())}}, Options{})
-	pushAll(t, s, 1)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal("second Close:", err)
-	}
-	if err := s.Wait(); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Wait after Close = %v, want ErrClosed", err)
-	}
-	if err := s.Control(context.Background(), frame.Flush); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Control after Close = %v, want ErrClosed", err)
-	}
+	forModes(t, func(t *testing.T, synchronous bool) {
+		s := start(t, &Graph{Nodes: []NodeDef{def("a", pass())}}, Options{Synchronous: synchronous})
+		pushAll(t, s, 1)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal("second Close:", err)
+		}
+		if err := s.Wait(); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Wait after Close = %v, want ErrClosed", err)
+		}
+		if err := s.Control(context.Background(), frame.Flush); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Control after Close = %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestStatsCountExactly(t *testing.T) {
-	s := start(t, &Graph{
-		Nodes: []NodeDef{def("a", pass()), def("b", pass()), def("c", pass())},
-		Edges: []Edge{edge("a", "b"), edge("b", "c")},
-	}, Options{})
-	const n = 100
-	go func() {
-		pushAll(t, s, seqRange(1, n)...)
-		_ = s.CloseInput(context.Background())
-	}()
-	if got := collect(s); len(got["c.out"]) != n {
-		t.Fatalf("got %d outputs, want %d", len(got["c.out"]), n)
-	}
-	for _, st := range s.Stats() {
-		if st.In != n || st.Out != n || st.Dropped != 0 || st.Errors != 0 || st.QueueLen != 0 {
-			t.Fatalf("stats %+v, want In = Out = %d and nothing else", st, n)
+	forModes(t, func(t *testing.T, synchronous bool) {
+		s := start(t, &Graph{
+			Nodes: []NodeDef{def("a", pass()), def("b", pass()), def("c", pass())},
+			Edges: []Edge{edge("a", "b"), edge("b", "c")},
+		}, Options{Synchronous: synchronous})
+		const n = 100
+		go func() {
+			pushAll(t, s, seqRange(1, n)...)
+			_ = s.CloseInput(context.Background())
+		}()
+		if got := collect(s); len(got["c.out"]) != n {
+			t.Fatalf("got %d outputs, want %d", len(got["c.out"]), n)
 		}
-		if st.P99 <= 0 || st.P50 > st.P99 {
-			t.Fatalf("stats %+v: want 0 < P50 <= P99", st)
+		for _, st := range s.Stats() {
+			if st.In != n || st.Out != n || st.Dropped != 0 || st.Errors != 0 || st.QueueLen != 0 {
+				t.Fatalf("stats %+v, want In = Out = %d and nothing else", st, n)
+			}
+			if st.P99 <= 0 || st.P50 > st.P99 {
+				t.Fatalf("stats %+v: want 0 < P50 <= P99", st)
+			}
 		}
-	}
+	})
 }
 
 func TestStartErrors(t *testing.T) {
@@ -621,35 +648,39 @@ func TestStartErrors(t *testing.T) {
 }
 
 func TestControlErrors(t *testing.T) {
-	s := start(t, &Graph{Nodes: []NodeDef{def("a", pass())}}, Options{})
-	if err := s.Control(context.Background(), frame.ControlOp(9)); !errors.Is(err, ErrControl) {
-		t.Fatalf("Control(9) = %v, want ErrControl", err)
-	}
-	if err := s.Push(context.Background(), nil); err == nil {
-		t.Fatal("Push(nil) succeeded")
-	}
-	if err := s.Push(context.Background(), frame.NewControl(frame.Header{}, frame.EndOfStream)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CloseInput(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Fatalf("second CloseInput = %v, want ErrClosed", err)
-	}
-	collect(s)
-	if err := s.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	forModes(t, func(t *testing.T, synchronous bool) {
+		s := start(t, &Graph{Nodes: []NodeDef{def("a", pass())}}, Options{Synchronous: synchronous})
+		if err := s.Control(context.Background(), frame.ControlOp(9)); !errors.Is(err, ErrControl) {
+			t.Fatalf("Control(9) = %v, want ErrControl", err)
+		}
+		if err := s.Push(context.Background(), nil); err == nil {
+			t.Fatal("Push(nil) succeeded")
+		}
+		if err := s.Push(context.Background(), frame.NewControl(frame.Header{}, frame.EndOfStream)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseInput(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Fatalf("second CloseInput = %v, want ErrClosed", err)
+		}
+		collect(s)
+		if err := s.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestEmitOnUnknownPortIsANodeError(t *testing.T) {
-	bad := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
-		emit(3, in)
-		return nil
-	}}
-	s := start(t, &Graph{Nodes: []NodeDef{def("a", bad)}}, Options{})
-	pushAll(t, s, 1)
-	_ = s.CloseInput(context.Background())
-	got := collect(s)
-	if len(got["err"]) != 1 || !strings.Contains(got["err"][0], `sched: node "a": sched: emit on an unknown output port: port 3`) {
-		t.Fatalf("outputs = %v", got)
-	}
+	forModes(t, func(t *testing.T, synchronous bool) {
+		bad := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+			emit(3, in)
+			return nil
+		}}
+		s := start(t, &Graph{Nodes: []NodeDef{def("a", bad)}}, Options{Synchronous: synchronous})
+		pushAll(t, s, 1)
+		_ = s.CloseInput(context.Background())
+		got := collect(s)
+		if len(got["err"]) != 1 || !strings.Contains(got["err"][0], `sched: node "a": sched: emit on an unknown output port: port 3`) {
+			t.Fatalf("outputs = %v", got)
+		}
+	})
 }

@@ -26,9 +26,13 @@ type wasmNode struct {
 	funcs    HostFuncs
 	log      *slog.Logger
 
-	inst                                    Instance // nil until started, and after a failure
-	alloc, free, initialize, process, flush Func
-	buf, bufCap                             uint32 // the input buffer from rm_alloc
+	inst Instance // nil until started, and after a failure
+	// process and flush stay bound; rm_alloc, rm_free and rm_init, which run
+	// at start and when the input buffer grows, are looked up for each use: a
+	// host may hold a call stack per bound function (wazero: 10 KiB), which
+	// was 40 KiB of every instance's memory.
+	process, flush Func
+	buf, bufCap    uint32 // the input buffer from rm_alloc
 
 	stack [2]uint64
 	hdr   [HeaderSize]byte
@@ -152,15 +156,16 @@ func (n *wasmNode) bind(ctx context.Context) error {
 	if v := int32(n.stack[0]); v != ABIVersion {
 		return fmt.Errorf("%w: rm_abi_version() = %d, this host speaks %d", ErrABI, v, ABIVersion)
 	}
+	var initialize Func
 	for _, f := range []struct {
 		name string
 		fn   *Func
-	}{{"rm_alloc", &n.alloc}, {"rm_init", &n.initialize}, {"rm_process", &n.process}} {
+	}{{"rm_alloc", new(Func)}, {"rm_init", &initialize}, {"rm_process", &n.process}} {
 		if *f.fn = n.inst.Func(f.name); *f.fn == nil {
 			return fmt.Errorf("%w: missing export %q", ErrABI, f.name)
 		}
 	}
-	n.free, n.flush = n.inst.Func("rm_free"), n.inst.Func("rm_flush")
+	n.flush = n.inst.Func("rm_flush")
 	if err := n.fit(ctx, uint32(len(n.params))); err != nil {
 		return err
 	}
@@ -168,7 +173,7 @@ func (n *wasmNode) bind(ctx context.Context) error {
 		return err
 	}
 	n.stack[0], n.stack[1] = uint64(n.buf), uint64(len(n.params))
-	return n.call(ctx, n.initialize, "rm_init", frame.Header{}, nil)
+	return n.call(ctx, initialize, "rm_init", frame.Header{}, nil)
 }
 
 // fit makes the input buffer hold at least size bytes: a larger one from
@@ -180,7 +185,7 @@ func (n *wasmNode) fit(ctx context.Context, size uint32) error {
 	want := max(uint64(size), 2*uint64(n.bufCap), minBuffer)
 	want = min((want+15)&^15, math.MaxUint32-15)
 	n.stack[0] = want
-	if err := n.invoke(ctx, n.alloc); err != nil {
+	if err := n.invoke(ctx, n.inst.Func("rm_alloc")); err != nil { // bind checked it is there
 		return err
 	}
 	ptr := uint32(n.stack[0])
@@ -191,9 +196,9 @@ func (n *wasmNode) fit(ctx context.Context, size uint32) error {
 	case ptr%16 != 0 || uint64(ptr)+want > uint64(n.inst.MemorySize()):
 		return fmt.Errorf("%w: rm_alloc(%d) returned %d: not a 16-byte aligned buffer inside the %d-byte memory", ErrABI, want, ptr, n.inst.MemorySize())
 	}
-	if n.bufCap > 0 && n.free != nil {
+	if free := n.inst.Func("rm_free"); n.bufCap > 0 && free != nil {
 		n.stack[0] = uint64(n.buf)
-		if err := n.invoke(ctx, n.free); err != nil {
+		if err := n.invoke(ctx, free); err != nil {
 			return err
 		}
 	}
@@ -248,7 +253,7 @@ func (n *wasmNode) discard(ctx context.Context) {
 	if err := n.inst.Close(ctx); err != nil {
 		n.log.Warn("closing wasm instance", "err", err)
 	}
-	n.inst, n.alloc, n.free, n.initialize, n.process, n.flush = nil, nil, nil, nil, nil, nil
+	n.inst, n.process, n.flush = nil, nil, nil
 }
 
 // onEmit is rm.emit: decode, copy out of guest memory, hand to the scheduler.

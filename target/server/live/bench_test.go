@@ -1,9 +1,12 @@
 package live
 
 import (
+	"runtime"
 	"testing"
+	"testing/fstest"
 
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/sched"
 )
 
 // BenchmarkLiveSession streams 20 ms frames of 16 kHz mono s16 (what a browser
@@ -41,5 +44,46 @@ func BenchmarkLiveSession(b *testing.B) {
 			go func() { _ = send(ctx, conn, frames, tc.sessions) }()
 			collect(b, ctx, conn, sids...)
 		})
+	}
+}
+
+// BenchmarkSessionMemory reports the heap a live session of voice (convert,
+// gain, vad) holds once it has taken some frames, run as live runs it (synchronously):
+// the three WASM instances (linear memory, call stacks) and the scheduler's
+// state; the socket's share is not counted. The time per op is meaningless.
+func BenchmarkSessionMemory(b *testing.B) {
+	ps, err := LoadFS(fstest.MapFS{"voice.yaml": {Data: []byte(voiceDef)}}, testRegistry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := testCtx(b)
+	samples := make([]int16, 320)
+	for i := range samples {
+		samples[i] = int16(i * 50)
+	}
+	const n = 100
+	for range b.N {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		ss := make([]*sched.Session, n)
+		for i := range ss {
+			s, err := sched.Start(ctx, ps[0].graph, sched.Options{Synchronous: true, OnOutput: func(sched.Output) {}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for q := range 10 {
+				if err := s.Push(ctx, frame.NewAudioS16(frame.Header{Seq: uint64(q), Timestamp: int64(q) * 20000}, 16000, 1, samples)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ss[i] = s
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapInuse-m0.HeapInuse)/n/1024, "KiB/session")
+		for _, s := range ss {
+			_ = s.Close()
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/sched"
 )
 
@@ -125,7 +126,8 @@ type socket struct {
 	msgs, other [][]byte // messages to write; other is the spare slice for swapping
 	spare       [][]byte // written messages' buffers, for reuse
 	queued      int
-	flushing    bool // a goroutine is writing the queue
+	flushing    bool // a goroutine is writing the queue, or the reader holds that role (held)
+	held        bool // the reader holds the writer's role while it routes a message's frames
 	dead        bool // nothing more is written
 	finishing   bool // close with 1001 once the queue is written
 
@@ -152,6 +154,11 @@ type session struct {
 	inputClosed atomic.Bool // eos came
 	ended       atomic.Bool
 	pipe        *Pipeline
+
+	// A synchronous session may end (OnEnd) before open has registered it.
+	endMu      sync.Mutex
+	registered bool // open has counted it: its end is k.end's
+	endedEarly bool // it ended before that
 }
 
 // run serves the socket until it closes.
@@ -224,16 +231,45 @@ func (k *socket) read() {
 		}
 		// Frames alias the message: one copy per message, kept by the pipeline.
 		msg := bytes.Clone(buf.Bytes())
-		for len(msg) > 0 {
+		for first := true; len(msg) > 0; first = false {
 			f, n, err := frame.UnmarshalPrefix(msg)
 			if err != nil {
+				k.release()
 				k.closeWith(websocket.StatusUnsupportedData, err.Error())
 				return
 			}
 			msg = msg[n:]
+			if first && len(msg) > 0 && runsSynchronously(k.pipe.graph) {
+				k.hold() // not for queued sessions: a Push that waits would hold their outputs back
+			}
 			k.route(f)
 		}
+		k.release()
 	}
+}
+
+// hold makes the reader the socket's writer while it routes the frames of one
+// message (a gateway's message carries a frame of each of many sessions): the
+// outputs of synchronous sessions are queued, and release writes them together,
+// instead of one write per frame. Nobody waits on a held queue: an enqueue
+// that finds it full writes it (see enqueue).
+func (k *socket) hold() {
+	k.outMu.Lock()
+	if !k.flushing && !k.dead {
+		k.flushing, k.held = true, true
+	}
+	k.outMu.Unlock()
+}
+
+// release writes what was queued while the reader held the writer's role.
+func (k *socket) release() {
+	k.outMu.Lock()
+	if !k.held {
+		k.outMu.Unlock()
+		return
+	}
+	k.held = false
+	k.flush()
 }
 
 // inlineDefinition builds the pipeline of an inline socket from its first
@@ -324,13 +360,22 @@ func (k *socket) open(sid string) *session {
 	cfg := &k.srv.cfg
 	ctx, cancel := context.WithDeadlineCause(k.ctx, time.Now().Add(cfg.MaxSessionLength),
 		fmt.Errorf("%w: the session ran for its maximum of %v", ErrSessionLength, cfg.MaxSessionLength))
-	s, err := sched.Start(ctx, k.pipe.graph, sched.Options{QueueSize: cfg.QueueSize, StreamID: sid})
+	ls := &session{sid: sid, cancel: cancel, pipe: k.pipe, pm: k.srv.m.forPipeline(k.pipe.metricName)}
+	opts := sched.Options{QueueSize: cfg.QueueSize, StreamID: sid}
+	synchronous := runsSynchronously(k.pipe.graph)
+	if synchronous { // the reader's goroutine runs the frame through and writes its outputs
+		var enc []byte
+		opts.Synchronous = true
+		opts.OnOutput = func(o sched.Output) { enc = k.output(enc[:0], ls, o) }
+		opts.OnEnd = func(error) { ls.endSynchronous(k) }
+	}
+	s, err := sched.Start(ctx, k.pipe.graph, opts)
 	if err != nil {
 		cancel()
 		k.srv.release(k.addr)
 		return refuse(fmt.Errorf("live: the session cannot start: %w", err))
 	}
-	ls := &session{sid: sid, s: s, cancel: cancel, pipe: k.pipe, pm: k.srv.m.forPipeline(k.pipe.metricName)}
+	ls.s = s
 	k.mu.Lock()
 	if k.draining { // Drain began after admit: it would not end this session's input
 		k.mu.Unlock()
@@ -343,8 +388,52 @@ func (k *socket) open(sid string) *session {
 	k.mu.Unlock()
 	ls.pm.sessions.Inc()
 	k.forwarders.Add(1)
-	go k.forward(ls)
+	if !synchronous {
+		go k.forward(ls)
+		return ls
+	}
+	ls.endMu.Lock()
+	ls.registered = true
+	early := ls.endedEarly
+	ls.endMu.Unlock()
+	if early {
+		k.end(ls)
+		return nil
+	}
 	return ls
+}
+
+// runsSynchronously says whether the sessions of g run synchronously (sched.Options.Synchronous):
+// on the socket reader's goroutine, without a goroutine per node and per
+// session. That is for graphs of WASM and Go nodes, whose calls take
+// microseconds, and without drop_oldest edges, which never drop in that mode: a
+// Python node's call or a definition that sheds load keeps its own goroutines,
+// so the socket's other sessions do not wait for it.
+func runsSynchronously(g *sched.Graph) bool {
+	for _, n := range g.Nodes {
+		if n.Spec.Runtime == node.RuntimePython {
+			return false
+		}
+	}
+	for _, e := range g.Edges {
+		if e.Policy == sched.DropOldest {
+			return false
+		}
+	}
+	return true
+}
+
+// endSynchronous is a synchronous session's OnEnd: its end frame, unless open has not
+// registered it yet (then open ends it, or it was refused).
+func (ls *session) endSynchronous(k *socket) {
+	ls.endMu.Lock()
+	if !ls.registered {
+		ls.endedEarly = true
+		ls.endMu.Unlock()
+		return
+	}
+	ls.endMu.Unlock()
+	k.end(ls)
 }
 
 // refuse makes the socket ignore stream sid's frames until its eos; k.mu held.
@@ -357,17 +446,28 @@ func (k *socket) refuse(sid string) {
 
 // forward sends a session's outputs, then its end frame.
 func (k *socket) forward(ls *session) {
-	defer k.forwarders.Done()
 	var enc []byte
 	for o := range ls.s.Outputs() {
-		enc = appendOutput(enc[:0], ls, o)
-		if o.Err != nil {
-			ls.pm.failed.Inc()
-		} else {
-			ls.pm.framesOut.Inc()
-		}
-		k.enqueue(enc)
+		enc = k.output(enc[:0], ls, o)
 	}
+	k.end(ls)
+}
+
+// output encodes one output into enc, counts it and queues it for the socket.
+func (k *socket) output(enc []byte, ls *session, o sched.Output) []byte {
+	enc = appendOutput(enc, ls, o)
+	if o.Err != nil {
+		ls.pm.failed.Inc()
+	} else {
+		ls.pm.framesOut.Inc()
+	}
+	k.enqueue(enc)
+	return enc
+}
+
+// end closes a session that has ended and sends its end frame.
+func (k *socket) end(ls *session) {
+	defer k.forwarders.Done()
 	werr := ls.s.Wait()
 	stats := ls.s.Stats()
 	if cerr := ls.s.Close(); cerr != nil {
@@ -491,10 +591,12 @@ func endFrame(sid string, body endBody) []byte {
 // batchBytes, waiting while the queue is full. The goroutine that finds nobody
 // writing writes the queue itself until it is empty (so a frame costs no
 // hand-off to a writer goroutine, and frames queued meanwhile by the socket's
-// other sessions go out together). It reports false once the socket is dead.
+// other sessions go out together). While the reader holds the writer's role
+// (hold), the frame is only queued, unless the queue is full: then this
+// goroutine writes it. It reports false once the socket is dead.
 func (k *socket) enqueue(b []byte) bool {
 	k.outMu.Lock()
-	for k.queued >= maxQueuedBytes && !k.dead {
+	for k.queued >= maxQueuedBytes && !k.dead && !k.held {
 		k.hasRoom.Wait()
 	}
 	if k.dead {
@@ -511,6 +613,10 @@ func (k *socket) enqueue(b []byte) bool {
 		k.msgs = append(k.msgs, append(m, b...))
 	}
 	k.queued += len(b)
+	if k.held && k.queued >= maxQueuedBytes {
+		k.held = false // the queue is full: write it now, whoever holds the role
+		return k.flush()
+	}
 	if k.flushing {
 		k.outMu.Unlock()
 		return true
