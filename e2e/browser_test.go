@@ -329,10 +329,13 @@ func writeTemp(t *testing.T, b []byte) string {
 func TestPythonNode(t *testing.T) {
 	s := startServer(t)
 	resp, err := http.Get(s.url + "v1/nodes")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the server has no Python node API (GET /v1/nodes: %v %v): are Python and the remotemedia package installed?", resp.Status, err)
+	if err != nil {
+		t.Fatalf("GET /v1/nodes: %v", err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the server has no Python node API (GET /v1/nodes: %s): are Python and the remotemedia package installed?", resp.Status)
+	}
 	ctx := browser(t)
 	navigate(t, ctx, s.url)
 	type out struct {

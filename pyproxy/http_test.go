@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -202,7 +204,7 @@ func TestStreamingNode(t *testing.T) {
 // output as soon as it is produced) while the node still works; and that
 // core/pynode's client keeps one connection alive across requests.
 func TestResponseFraming(t *testing.T) {
-	p := newProxy(t, Config{})
+	p := newProxy(t, Config{Modules: []string{"testdata/gate_nodes.py"}})
 	srv := httptest.NewUnstartedServer(p.Handler())
 	var conns atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -237,26 +239,37 @@ func TestResponseFraming(t *testing.T) {
 		t.Errorf("20 sequential requests opened %d connections, want at most 1 (keep-alive)", n)
 	}
 
-	slow := open(t, c, "Sleep", map[string]any{"seconds": 0.3})
-	in := encode(t, text(1, "x"), text(2, "y"))
-	start := time.Now()
-	resp, err = http.Post(srv.URL+"/v1/sessions/"+slow+"/frames", ContentType, bytes.NewReader(in))
+	// Streaming: the node holds its second frame until the test has read the first
+	// output, so that output can only have come while the node still worked. A
+	// proxy that held outputs back to the end would never send it: the gate then
+	// opens after 30 s, and the test fails.
+	gate := filepath.Join(t.TempDir(), "go")
+	release := func() error { return os.WriteFile(gate, nil, 0o600) }
+	held := time.AfterFunc(30*time.Second, func() { _ = release() })
+	defer held.Stop()
+	gated := open(t, c, "Gate", nil)
+	in := encode(t, text(1, "x"), text(2, "wait:"+gate))
+	resp, err = http.Post(srv.URL+"/v1/sessions/"+gated+"/frames", ContentType, bytes.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	dec := frame.NewDecoder(resp.Body)
 	first, err := dec.Decode()
-	firstAt := time.Since(start)
 	if err != nil || first.Text() != "x" {
 		t.Fatalf("first output: %v %v", first, err)
 	}
+	if !held.Stop() {
+		t.Fatal("the first output came only after the node's second call returned: outputs are not streamed")
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
 	second, err := dec.Decode()
-	if err != nil || second.Text() != "y" {
+	if err != nil || second.Text() != "wait:"+gate {
 		t.Fatalf("second output: %v %v", second, err)
 	}
-	if total := time.Since(start); resp.ContentLength != -1 || firstAt > total-200*time.Millisecond {
-		t.Errorf("slow node: Content-Length %d, first output after %v of %v; want it streamed before the second frame is done",
-			resp.ContentLength, firstAt, total)
+	if resp.ContentLength != -1 {
+		t.Errorf("streamed response: Content-Length %d, want none (chunked)", resp.ContentLength)
 	}
 }

@@ -1,5 +1,6 @@
 // Package web serves the browser side of RemoteMedia: remotemedia.js (the
-// script-tag API), the WASI shim for node modules, core.wasm and wasm_exec.js
+// script-tag API) and remotemedia.mjs (the same API as an ES module, made from
+// remotemedia.js: esmodule.go), the WASI shim for node modules, core.wasm and wasm_exec.js
 // (generated into dist/ by `make browser`), the demo page, the standard modules
 // with their sha256 index, and the example definitions (docs/browser.md).
 package web
@@ -33,6 +34,8 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	for _, name := range []string{"remotemedia.js", "wasi-shim.js", "demo.js", "demo.css"} {
 		mux.HandleFunc("GET /"+name, file(static, name))
 	}
+	mjs, err := esModuleOf(static)
+	mux.HandleFunc("GET /remotemedia.mjs", bytesFile("remotemedia.mjs", mjs, err))
 	mux.HandleFunc("GET /core.wasm", encodedFile(static, "dist/core.wasm"))
 	mux.HandleFunc("GET /wasm_exec.js", file(static, "dist/wasm_exec.js"))
 
@@ -112,9 +115,14 @@ func moduleIndex(modules fs.FS) ([]byte, map[string][]byte) {
 // revalidated core.wasm comes from the HTTP cache (and V8's code cache); a
 // generated file that was not built is a 404 saying how to build it.
 func file(fsys fs.FS, name string) http.HandlerFunc {
-	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-		".css": "text/css; charset=utf-8", ".wasm": "application/wasm"}
 	b, err := fs.ReadFile(fsys, name)
+	return bytesFile(name, b, err)
+}
+
+// bytesFile serves b as file name does; err is why b could not be had.
+func bytesFile(name string, b []byte, err error) http.HandlerFunc {
+	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8", ".wasm": "application/wasm"}
 	sum := sha256.Sum256(b)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	return func(w http.ResponseWriter, r *http.Request) {

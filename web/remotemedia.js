@@ -1,8 +1,19 @@
-// remotemedia.js: the RemoteMedia script-tag API (docs/browser.md). Plain script,
-// no build step:
+// remotemedia.js: the RemoteMedia browser API (docs/browser.md), one source in two
+// forms. This file is the classic script:
 //
 //   <script src="/remotemedia.js"></script>
 //   const rm = await RemoteMedia.load();
+//
+// and remotemedia.mjs, which the server makes from it (web/esmodule.go), is the same
+// code as an ES module:
+//
+//   import { RemoteMedia } from "/remotemedia.mjs";
+//   const rm = await RemoteMedia.load();
+//
+// The module leaves out the lines marked classic-only and uncomments the lines that
+// start with "module:".
+//
+// Either way:
 //   const p  = await rm.pipeline(yamlOrObject, { server: "/" });
 //   const out = await p.process({ audio: float32Array, sampleRate: 48000, channels: 2 });
 //   for await (const ev of p.stream(mediaStream)) { ... }
@@ -11,14 +22,16 @@
 // later visit works offline) from the directory this script came from; core.wasm
 // loads node modules through an IndexedDB cache checked by sha256.
 //
-// RemoteMedia.load({worker: true}) runs core.wasm in a Web Worker instead (this same
-// file, loaded there by importScripts) so that a node call that never returns can be
-// stopped: see WorkerCore below.
-(function (g) {
-  "use strict";
+// RemoteMedia.load({worker: true}) runs core.wasm in a Web Worker instead (the classic
+// remotemedia.js from the same directory, loaded there by importScripts) so that a
+// node call that never returns can be stopped: see WorkerCore below.
+(function (g) { // classic-only
+  "use strict"; // classic-only
+  // module: const g = globalThis;
   const inWorker = typeof document === "undefined" && typeof importScripts === "function";
-  const here = g.__remotemediaBase ||
-    (!inWorker && document.currentScript ? new URL(".", document.currentScript.src).href : new URL("/", location.href).href);
+  const scriptURL = inWorker ? undefined : document.currentScript?.src; // classic-only
+  // module: const scriptURL = import.meta.url;
+  const here = g.__remotemediaBase ?? (scriptURL ? new URL(".", scriptURL).href : new URL("/", location.href).href);
   const CACHE = "remotemedia-v1";
   let coreReady = null; // one core.wasm per page
 
@@ -120,7 +133,7 @@
         }
         g.postMessage({ id, value });
       } catch (err) {
-        g.postMessage({ id, error: { message: String((err && err.message) || err), problems: err && err.problems, kind: err && err.kind } });
+        g.postMessage({ id, error: { message: String(err?.message || err), problems: err?.problems, kind: err?.kind } });
       }
     };
   }
@@ -371,6 +384,133 @@
     }
     registerProcessor("rm-capture", RMCapture);`;
 
+  // loadWorklet adds the capture worklet to ctx.
+  async function loadWorklet(ctx) {
+    const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
+    try {
+      await ctx.audioWorklet.addModule(url);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
+
+  // capture connects mediaStream to the capture worklet in ctx, which hands onBlock
+  // interleaved blocks of about 20 ms, and resumes ctx; it resolves to a function
+  // that disconnects them.
+  async function capture(ctx, mediaStream, channels, onBlock) {
+    const src = ctx.createMediaStreamSource(mediaStream);
+    const node = new AudioWorkletNode(ctx, "rm-capture", {
+      numberOfInputs: 1, numberOfOutputs: 0, channelCount: channels, channelCountMode: "explicit",
+      processorOptions: { channels, block: Math.round(ctx.sampleRate / 50) },
+    });
+    node.port.onmessage = (e) => onBlock(e.data);
+    src.connect(node);
+    if (ctx.state === "suspended") await ctx.resume();
+    return () => {
+      src.disconnect();
+      node.port.onmessage = null;
+    };
+  }
+
+  // MicStream is the async iterator Pipeline.stream returns: a session of the
+  // pipeline fed by a capture of the MediaStream, whose outputs wait in a queue
+  // until the loop takes them. A failure (of the start, a push or the end) is
+  // thrown once by next(), after the outputs queued before it.
+  class MicStream {
+    #pipeline;
+    #queue = [];
+    #wake = null; // resolves the next() waiting for an output
+    #failure = null;
+    #stopping = false; // no more input: stopped, or the start failed
+    #finished = false; // the session ended: no more outputs
+    #ctx = null;
+    #ownContext = false; // #ctx was made here, so it is closed here
+    #session = null;
+    #disconnect = null;
+    #started;
+
+    constructor(pipeline, mediaStream, opts) {
+      this.#pipeline = pipeline;
+      this.#started = this.#start(mediaStream, opts).catch((err) => {
+        this.#failure = err;
+        return this.#shutdown();
+      });
+    }
+
+    async #start(mediaStream, opts) {
+      const channels = opts.channels || 1;
+      this.#ctx = opts.audioContext ?? new AudioContext();
+      this.#ownContext = !opts.audioContext;
+      await loadWorklet(this.#ctx);
+      this.#session = await this.#pipeline.open((out) => this.#deliver(out), { sampleRate: this.#ctx.sampleRate, channels });
+      this.#disconnect = await capture(this.#ctx, mediaStream, channels, (block) => this.#push(block));
+      for (const track of mediaStream.getAudioTracks()) track.addEventListener("ended", () => this.stop());
+    }
+
+    #push(block) {
+      if (this.#stopping) return;
+      this.#session.push(block).catch((err) => {
+        this.#failure = err;
+        this.#notify();
+      });
+    }
+
+    #deliver(out) {
+      this.#queue.push(out);
+      this.#notify();
+    }
+
+    #notify() {
+      this.#wake?.();
+      this.#wake = null;
+    }
+
+    // #shutdown stops the capture, ends the session (its stats become the
+    // pipeline's lastStats) and lets the loop end once the queue is empty.
+    async #shutdown() {
+      if (this.#stopping) return;
+      this.#stopping = true;
+      this.#disconnect?.();
+      if (this.#ownContext) await this.#ctx.close().catch(() => {});
+      if (this.#session) {
+        try {
+          this.#pipeline.lastStats = await this.#session.end();
+        } catch (err) {
+          this.#failure ??= err;
+        }
+      }
+      this.#finished = true;
+      this.#notify();
+    }
+
+    /** Stops capturing; outputs still queued are delivered, then the loop ends. */
+    stop = async () => {
+      await this.#started;
+      await this.#shutdown();
+    };
+
+    [Symbol.asyncIterator]() { return this; }
+
+    async next() {
+      await this.#started;
+      for (;;) {
+        if (this.#queue.length) return { value: this.#queue.shift(), done: false };
+        if (this.#failure) {
+          const failure = this.#failure;
+          this.#failure = null;
+          throw failure;
+        }
+        if (this.#finished) return { value: undefined, done: true };
+        await new Promise((resolve) => (this.#wake = resolve));
+      }
+    }
+
+    async return() {
+      await this.stop();
+      return { value: undefined, done: true };
+    }
+  }
+
   class Pipeline {
     constructor(core, id, opts) {
       this._core = core;
@@ -408,57 +548,7 @@
      * It ends when the stream's audio track ends, or when the loop breaks.
      * opts: {channels: 1 | 2 (default 1), audioContext}
      */
-    stream(mediaStream, opts = {}) {
-      const self = this;
-      const queue = [];
-      let wake = null, done = false, finished = false, failure = null, session = null, ctx = null, node = null, src = null;
-      const notify = () => { if (wake) { wake(); wake = null; } };
-      async function start() {
-        const channels = opts.channels || 1;
-        ctx = opts.audioContext || new AudioContext();
-        const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
-        await ctx.audioWorklet.addModule(url);
-        URL.revokeObjectURL(url);
-        session = await self.open((out) => { queue.push(out); notify(); }, { sampleRate: ctx.sampleRate, channels });
-        src = ctx.createMediaStreamSource(mediaStream);
-        node = new AudioWorkletNode(ctx, "rm-capture", {
-          numberOfInputs: 1, numberOfOutputs: 0, channelCount: channels, channelCountMode: "explicit",
-          processorOptions: { channels, block: Math.round(ctx.sampleRate / 50) },
-        });
-        node.port.onmessage = (e) => { if (!done) session.push(e.data).catch((err) => { failure = err; notify(); }); };
-        src.connect(node);
-        if (ctx.state === "suspended") await ctx.resume();
-        for (const t of mediaStream.getAudioTracks()) t.addEventListener("ended", () => stop());
-      }
-      async function stop() {
-        if (done) return;
-        done = true;
-        if (src) src.disconnect();
-        if (node) node.port.onmessage = null;
-        if (ctx && !opts.audioContext) await ctx.close().catch(() => {});
-        if (session) {
-          try { self.lastStats = await session.end(); } catch (err) { failure = failure || err; }
-        }
-        finished = true;
-        notify();
-      }
-      const started = start().catch((err) => { failure = err; done = finished = true; notify(); });
-      return {
-        [Symbol.asyncIterator]() { return this; },
-        async next() {
-          await started;
-          for (;;) {
-            if (queue.length) return { value: queue.shift(), done: false };
-            if (failure) { const f = failure; failure = null; throw f; }
-            if (finished) return { value: undefined, done: true };
-            await new Promise((r) => (wake = r));
-          }
-        },
-        async return() { await stop(); return { value: undefined, done: true }; },
-        /** Stops capturing; outputs still queued are delivered, then the loop ends. */
-        stop,
-      };
-    }
+    stream(mediaStream, opts = {}) { return new MicStream(this, mediaStream, opts); }
 
     /** Per-node counters and times of the live or last session: work time (p50_us, p99_us, work_mean_us), time blocked
      * on full queues downstream (blocked_p50_us, blocked_p99_us), and clock_us, the step of the tab's clock. */
@@ -467,6 +557,8 @@
     close() { return this._core.close(this._id); }
   }
 
-  g.RemoteMedia = RemoteMedia;
-  if (inWorker && g.name === "remotemedia") serveWorker();
-})(globalThis);
+  g.RemoteMedia = RemoteMedia; // classic-only
+  if (inWorker && g.name === "remotemedia") serveWorker(); // classic-only
+})(globalThis); // classic-only
+// module: export { RemoteMedia };
+// module: export default RemoteMedia;

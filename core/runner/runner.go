@@ -88,7 +88,7 @@ func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Opt
 
 	feedErr := make(chan error, 1)
 	go func() {
-		err := feed(ctx, s, src)
+		err := Feed(ctx, s, src)
 		if err != nil {
 			cancel(err) // without its end of stream the session would wait forever
 		}
@@ -118,16 +118,25 @@ func Run(ctx context.Context, p *Pipeline, src Source, sink Sink, opts sched.Opt
 	return stats, context.Cause(ctx)
 }
 
-func feed(ctx context.Context, s *sched.Session, src Source) error {
+// Input is what Feed pushes frames into: a *sched.Session.
+type Input interface {
+	Push(ctx context.Context, f *frame.Frame) error
+	CloseInput(ctx context.Context) error
+}
+
+// Feed pushes every frame of src into in and ends in's input after the last.
+// An error from src is returned wrapped (naming the input) without ending in's
+// input: the caller decides whether the session fails (Run cancels it).
+func Feed(ctx context.Context, in Input, src Source) error {
 	for {
 		f, err := src.Next()
 		if err == io.EOF {
-			return s.CloseInput(ctx)
+			return in.CloseInput(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("runner: reading input: %w", err)
 		}
-		if err := s.Push(ctx, f); err != nil {
+		if err := in.Push(ctx, f); err != nil {
 			return err
 		}
 	}
@@ -173,6 +182,27 @@ func NewReaderSource(read func([]float32) (int, error), rate, channels, frameMS 
 		per = 1
 	}
 	return &PCMSource{read: read, buf: make([]float32, per*channels), rate: rate, channels: channels, streamID: streamID}, nil
+}
+
+// ChunkReader returns a read function for NewReaderSource over chunks of
+// interleaved samples as they arrive on chunks (a live stream fed by pushes, as
+// in the browser's p.stream()): a read waits for the next chunk, chunk
+// boundaries need not fall on frame or sample-frame boundaries, and a closed
+// channel is the end of the input.
+func ChunkReader(chunks <-chan []float32) func([]float32) (int, error) {
+	var pending []float32
+	return func(dst []float32) (int, error) {
+		for len(pending) == 0 {
+			c, ok := <-chunks
+			if !ok {
+				return 0, io.EOF
+			}
+			pending = c
+		}
+		n := copy(dst, pending)
+		pending = pending[n:]
+		return n, nil
+	}
 }
 
 // Next returns the next frame.

@@ -11,10 +11,18 @@ type ModuleSpec struct {
 	Spec node.Spec // New is filled in by Register
 }
 
+// The standard audio ports: one audio input "in" and one audio output "out".
 var (
 	audioIn  = []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}}
 	audioOut = []node.Port{{Name: "out", Kinds: []frame.Kind{frame.KindAudio}}}
 )
+
+// AudioModule is a node type of module file with the standard audio ports, as
+// gain, convert, to_mono, resample and chunker have: what a custom module
+// registered without a spec of its own gets (the tab's registerModule).
+func AudioModule(file, typ, doc string) ModuleSpec {
+	return ModuleSpec{File: file, Spec: node.Spec{Type: typ, Doc: doc, Inputs: audioIn, Outputs: audioOut}}
+}
 
 // Standard lists the standard node modules built from wasm-modules/ and embedded
 // in the server binary. Their params are what docs/nodes.md documents.
@@ -79,7 +87,7 @@ var Standard = []ModuleSpec{
 		Params: []node.Param{
 			{Name: "ms", Type: node.ParamNumber, Default: 20.0, Min: node.Bound(1), Max: node.Bound(10000), Doc: "chunk duration in milliseconds"},
 		},
-		Inputs: []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}}, Outputs: audioOut,
+		Inputs: audioIn, Outputs: audioOut,
 		Example: map[string]any{"ms": 30.0},
 	}},
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"syscall/js"
 	"time"
@@ -19,12 +18,13 @@ import (
 	"github.com/remotemedia/hybrid/core/sched"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/core/wavio"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 )
 
 // core is the state behind globalThis.__remotemediaCore.
 type core struct {
 	mu        sync.Mutex
-	host      *browserHost
+	host      *wasmhost.Host
 	loader    *moduleLoader
 	store     *store
 	reg       *node.Registry
@@ -110,7 +110,7 @@ func (c *core) init(args []js.Value) (any, error) {
 	if base == "" {
 		return nil, errors.New("init: options.base (the server's root URL) is required")
 	}
-	h, err := newBrowserHost(hostConfig{
+	h, err := wasmhost.New(context.Background(), wasmhost.Config{
 		MemoryLimitPages: uint32(opt(o, "memoryPages", 0)),
 		CallTimeout:      time.Duration(opt(o, "callTimeoutMs", 0) * float64(time.Millisecond)),
 	})
@@ -367,19 +367,7 @@ func (c *core) open(args []js.Value) (any, error) {
 	o := arg(args, 2)
 	rate, chans := int(opt(o, "sampleRate", 0)), int(opt(o, "channels", 1))
 	st := &stream{p: p, samples: make(chan []float32, 64), fed: make(chan error, 1), done: make(chan struct{}), rate: rate, chans: chans}
-	var pending []float32
-	src, err := runner.NewReaderSource(func(dst []float32) (int, error) {
-		for len(pending) == 0 {
-			s, ok := <-st.samples
-			if !ok {
-				return 0, io.EOF
-			}
-			pending = s
-		}
-		n := copy(dst, pending)
-		pending = pending[n:]
-		return n, nil
-	}, rate, chans, p.frameMS, "browser")
+	src, err := runner.NewReaderSource(runner.ChunkReader(st.samples), rate, chans, p.frameMS, "browser")
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
@@ -389,7 +377,7 @@ func (c *core) open(args []js.Value) (any, error) {
 	}
 	st.sess = sess
 	go func() {
-		st.fed <- feedSession(sess, src)
+		st.fed <- runner.Feed(context.Background(), sess, src)
 	}()
 	go func() {
 		defer close(st.done)
@@ -403,22 +391,6 @@ func (c *core) open(args []js.Value) (any, error) {
 	c.sessions[c.next] = st
 	p.live = sess
 	return c.next, nil
-}
-
-func feedSession(s *sched.Session, src runner.Source) error {
-	ctx := context.Background()
-	for {
-		f, err := src.Next()
-		if err == io.EOF {
-			return s.CloseInput(ctx)
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.Push(ctx, f); err != nil {
-			return err
-		}
-	}
 }
 
 func outputJS(o sched.Output) any {
@@ -516,9 +488,7 @@ func (c *core) registerModule(args []js.Value) (any, error) {
 	}
 	file := typ.String() + ".wasm"
 	c.loader.addLocal(file, b)
-	audio := []node.Port{{Name: "in", Kinds: []frame.Kind{frame.KindAudio}}}
-	out := []node.Port{{Name: "out", Kinds: []frame.Kind{frame.KindAudio}}}
-	spec := wasmnode.ModuleSpec{File: file, Spec: node.Spec{Type: typ.String(), Doc: "registered from JavaScript", Inputs: audio, Outputs: out}}
+	spec := wasmnode.AudioModule(file, typ.String(), "registered from JavaScript")
 	return nil, wasmnode.Register(c.reg, c.host, c.loader, []wasmnode.ModuleSpec{spec})
 }
 
