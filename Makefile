@@ -41,15 +41,16 @@ test-go:
 	$(GO) test ./...
 
 test-js:
-	PATH="$$PATH:$(GOROOT)/lib/wasm" GOOS=js GOARCH=wasm $(GO) test -exec="$(JSEXEC)" ./core/... ./target/browser/...
+	PATH="$$PATH:$(GOROOT)/lib/wasm" GOOS=js GOARCH=wasm $(GO) test -exec="$(JSEXEC)" ./core/... ./target/wasmhost/... ./target/browser/...
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./core/def
 	$(GO) test -run='^$$' -fuzz=FuzzUnmarshal -fuzztime=$(FUZZTIME) ./core/frame
 	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./core/wavio
-	$(GO) test -run='^$$' -fuzz=FuzzInstrument -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./target/server/host
+	$(GO) test -run='^$$' -fuzz=FuzzInstrument -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./target/wasmhost
 
 test-python:
+	cd pyproxy/python && ../../.venv/bin/python -m mypy
 	.venv/bin/python -m pytest -q pyproxy/python/tests
 
 test-e2e:
@@ -59,7 +60,7 @@ bench-deps:
 	scripts/deps.sh bench
 
 bench: bench-deps build
-	$(GO) run ./tools/benchtable
+	$(GO) run ./tools/benchtable -bin $(BIN)
 
 docs: build
 	$(BIN) nodes --markdown > docs/nodes.md

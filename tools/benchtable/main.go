@@ -8,11 +8,18 @@
 // benchmark executes per op under valgrind (GOMAXPROCS=1, GOGC=off), from two
 // runs of different lengths, so start-up and compilation cancel out. They are
 // the figures to compare between two builds on a noisy machine.
+//
+// The live rows (live.go) run `remotemedia serve` and its load tool
+// (`remotemedia stream --sessions N`) as two processes on this machine: the
+// server's CPU and memory per live session, the capacity that implies, and the
+// sessions held within 20 ms at p99 without loss. -quick runs only a short
+// version of them, to check the harness.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // suite is one `go test -bench` invocation, run count times. With pin set it
@@ -39,7 +47,7 @@ type suite struct {
 
 var suites = []suite{
 	{dir: ".", pkg: "./core/sched", bench: "Chain", benchtime: "100000x", count: 5},
-	{dir: ".", pkg: "./target/server/host", bench: "ProcessEmpty|FuncCall", benchtime: "200000x", count: 5},
+	{dir: ".", pkg: "./target/wasmhost", bench: "ProcessEmpty|FuncCall", benchtime: "200000x", count: 5},
 	{dir: ".", pkg: "./target/server/cli", bench: "FrontEnd|LoadModules", benchtime: "1s", count: 5},
 	{dir: ".", pkg: "./wasm-modules", bench: ".", benchtime: "2000x", count: 5},
 	{dir: ".", pkg: "./pyproxy", bench: "RoundTrip|Throughput|PythonFrontEnd", benchtime: "2000x", count: 3},
@@ -70,6 +78,19 @@ var rows = []row{
 	{"example chain per 20 ms 48 kHz stereo frame (scheduler + 4 modules)", "BenchmarkFrontEndChain", "µs/frame", 1, "µs", 12, true},
 	{"speech front end, 64 sessions at once, as fast as they go", "BenchmarkFrontEndStreams", "frames/s", 1, "frames/s", 0, false},
 	{"  real-time streams that carries (50 frames/s each; DESIGN: hundreds)", "BenchmarkFrontEndStreams", "streams", 1, "streams", 200, false},
+	{"phone front end (testdata/bench: 16 kHz mono s16 -> convert -> gain -> vad) in process, 64 sessions as fast as they go, session inline: real-time streams", "BenchmarkPhoneFrontEndStreams/inline", "streams", 1, "streams", 2000, false},
+	{"  the same, a goroutine per node", "BenchmarkPhoneFrontEndStreams/goroutines", "streams", 1, "streams", 2000, false},
+	{fmt.Sprintf("live (serve + stream --realtime, two processes): server CPU per session frame, phone front end, %d sessions %d to a socket", liveFull.sessions, liveFull.muxes[0]), muxBench(liveFull.muxes[0]), "cpu-µs/frame", 1, "µs", 25, true},
+	{"  the capacity that implies (the CPUs ÷ CPU per session-second)", muxBench(liveFull.muxes[0]), "capacity", 1, "sessions", 1000, false},
+	{"  round trip p99", muxBench(liveFull.muxes[0]), "p99-ms", 1, "ms", 20, true},
+	{"  server memory per live session (RSS half way through the load − idle, ÷ sessions)", muxBench(liveFull.muxes[0]), "KiB/session", 1, "KiB", 512, true},
+	{fmt.Sprintf("live: server CPU per session frame, %d sessions %d to a socket", liveFull.sessions, liveFull.muxes[1]), muxBench(liveFull.muxes[1]), "cpu-µs/frame", 1, "µs", 10, true},
+	{"  the capacity that implies", muxBench(liveFull.muxes[1]), "capacity", 1, "sessions", 1000, false},
+	{"  round trip p99", muxBench(liveFull.muxes[1]), "p99-ms", 1, "ms", 20, true},
+	{"  server memory per live session", muxBench(liveFull.muxes[1]), "KiB/session", 1, "KiB", 512, true},
+	{"live: sessions held at p99 ≤ 20 ms without loss, a socket each, load tool on the same machine (stepped up)", liveBench + "/held", "sessions", 1, "sessions", 0, false},
+	{"  the load tool's own CPU at that load", liveBench + "/held", "tool-cpu-%", 1, "% of the CPUs", 0, true},
+	{"  round trip p99 at that load", liveBench + "/held", "p99-ms", 1, "ms", 20, true},
 	{"the same front end in Python (numpy, asyncio queues, 4 streams per process, a process per CPU)", "BenchmarkPythonFrontEnd", "frames/s", 1, "frames/s", 0, false},
 	{"  real-time streams that carries", "BenchmarkPythonFrontEnd", "streams", 1, "streams", 0, false},
 	{"standard modules loaded, cold", "BenchmarkLoadModules/cold", "ns/op", 1e-6, "ms", 0, true},
@@ -120,14 +141,31 @@ var rows = []row{
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
+// measurements are the figures of every run: benchmark -> unit -> one value per
+// run, and the benchmarks in the order they came.
+type measurements struct {
+	results map[string]map[string][]float64
+	order   []string
+}
+
+func (m *measurements) add(name, unit string, v float64) {
+	if _, seen := m.results[name]; !seen {
+		m.order = append(m.order, name)
+		m.results[name] = map[string][]float64{}
+	}
+	m.results[name][unit] = append(m.results[name][unit], v)
+}
+
 func main() {
-	only := flag.String("only", "", "run only the suites whose package contains this")
+	only := flag.String("only", "", "run only the suites whose package contains this (\"live\": only the live rows)")
+	quick := flag.Bool("quick", false, "run only a short version of the live rows (a few sessions for a few seconds), to check the harness")
+	bin := flag.String("bin", "bin/remotemedia", "the remotemedia binary the live rows serve and load with")
+	defs := flag.String("definitions", "testdata/bench", "the folder holding the live rows' definition ("+livePipeline+".yaml)")
 	flag.Parse()
-	results := map[string]map[string][]float64{} // benchmark -> unit -> one value per run
-	var order []string
+	res := &measurements{results: map[string]map[string][]float64{}}
 	var failed []string
 	for _, s := range suites {
-		if *only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only) {
+		if *quick || (*only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only)) {
 			continue
 		}
 		if s.counted[0] > 0 {
@@ -139,11 +177,7 @@ func main() {
 				}
 				continue
 			}
-			if _, seen := results[name]; !seen {
-				order = append(order, name)
-				results[name] = map[string][]float64{}
-			}
-			results[name]["instructions/op"] = append(results[name]["instructions/op"], v)
+			res.add(name, "instructions/op", v)
 			continue
 		}
 		args := []string{"go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg}
@@ -174,18 +208,30 @@ func main() {
 				continue
 			}
 			name := m[1] + s.tag
-			if _, seen := results[name]; !seen {
-				order = append(order, name)
-				results[name] = map[string][]float64{}
-			}
 			f := strings.Fields(m[2])
 			for i := 0; i+1 < len(f); i += 2 {
 				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-					results[name][f[i+1]] = append(results[name][f[i+1]], v)
+					res.add(name, f[i+1], v)
 				}
 			}
 		}
 	}
+	if *quick || *only == "" || *only == "live" {
+		cfg := liveFull
+		if *quick {
+			cfg = liveQuick
+			fmt.Printf("-quick: %d sessions for %v, stepped up to %d; the labels name make bench's counts\n\n", cfg.sessions, cfg.duration, cfg.rampMax)
+		}
+		cfg.bin, cfg.defs = *bin, *defs
+		fmt.Fprintf(os.Stderr, "benchtable: live rows: %s serve and stream, %d sessions for %v (%d runs each), then stepped up from %d\n",
+			cfg.bin, cfg.sessions, cfg.duration, cfg.repeat, cfg.ramp[0])
+		start := time.Now()
+		if err := runLive(context.Background(), cfg, res); err != nil {
+			failed = append(failed, fmt.Sprintf("live rows: %v", err))
+		}
+		fmt.Fprintf(os.Stderr, "benchtable: live rows took %v\n", time.Since(start).Round(time.Second))
+	}
+	results, order := res.results, res.order
 
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASURE\tVALUE\tTARGET\tMEETS")

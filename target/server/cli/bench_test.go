@@ -13,14 +13,13 @@ import (
 	"github.com/remotemedia/hybrid/core/sched"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/internal/gogc"
-	"github.com/remotemedia/hybrid/target/server/host"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
 
-// frontEnd loads the example definition (to_mono → resample → gain → vad) on a
-// registry as the remotemedia command builds it, and one second of speech-like
-// audio (a 220 Hz tone with a 3 Hz envelope, 48 kHz stereo) cut in 20 ms frames.
-func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
+// loadBenchDef loads a definition on a registry as the remotemedia command
+// builds it.
+func loadBenchDef(b *testing.B, path string) *runner.Pipeline {
 	gogc.Apply() // as the remotemedia command runs
 	ctx := context.Background()
 	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
@@ -29,21 +28,34 @@ func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close(ctx) })
-	data, err := os.ReadFile("../../../examples/speech-frontend.yaml")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	p, err := runner.Load(data, reg)
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("%s: %v", path, err)
 	}
+	return p
+}
+
+// speechLike is sample i of one second of speech-like audio: a 220 Hz tone
+// with a 3 Hz envelope.
+func speechLike(i, rate int) float64 {
+	t := float64(i) / float64(rate)
+	return 0.3 * math.Sin(2*math.Pi*220*t) * (0.5 + 0.5*math.Sin(2*math.Pi*3*t))
+}
+
+// frontEnd loads the example definition (to_mono → resample → gain → vad), and
+// one second of speech-like audio (48 kHz stereo) cut in 20 ms frames.
+func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
+	p := loadBenchDef(b, "../../../examples/speech-frontend.yaml")
 	const rate, per = 48000, 960
 	frames := make([]*frame.Frame, 50)
 	for i := range frames {
 		s := make([]float32, 2*per)
 		for j := 0; j < per; j++ {
-			t := float64(i*per+j) / rate
-			v := float32(0.3 * math.Sin(2*math.Pi*220*t) * (0.5 + 0.5*math.Sin(2*math.Pi*3*t)))
+			v := float32(speechLike(i*per+j, rate))
 			s[2*j], s[2*j+1] = v, v
 		}
 		frames[i] = frame.NewAudioF32(frame.Header{Seq: uint64(i), Timestamp: int64(i) * 20000}, rate, 2, s)
@@ -51,10 +63,36 @@ func frontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
 	return p, frames
 }
 
+// phoneFrontEnd loads the bench's phone definition (convert → gain → vad, as
+// make bench serves it), and one second of speech-like audio as a phone or
+// browser sends it (16 kHz mono s16) cut in 20 ms frames.
+func phoneFrontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
+	p := loadBenchDef(b, "../../../testdata/bench/phone-frontend.yaml")
+	const rate, per = 16000, 320
+	frames := make([]*frame.Frame, 50)
+	for i := range frames {
+		s := make([]int16, per)
+		for j := range s {
+			s[j] = int16(math.Round(speechLike(i*per+j, rate) * 32767))
+		}
+		frames[i] = frame.NewAudioS16(frame.Header{Seq: uint64(i), Timestamp: int64(i) * 20000}, rate, 1, s)
+	}
+	return p, frames
+}
+
 // runStream pushes n frames through a new session of p as fast as it takes them.
 func runStream(p *runner.Pipeline, frames []*frame.Frame, n int) error {
+	return runStreamWith(p, frames, n, sched.Options{})
+}
+
+// runStreamWith is runStream with the session's options; with opts.Synchronous the
+// outputs are dropped by an OnOutput callback.
+func runStreamWith(p *runner.Pipeline, frames []*frame.Frame, n int, opts sched.Options) error {
 	ctx := context.Background()
-	s, err := sched.Start(ctx, p.Graph, sched.Options{})
+	if opts.Synchronous {
+		opts.OnOutput = func(sched.Output) {}
+	}
+	s, err := sched.Start(ctx, p.Graph, opts)
 	if err != nil {
 		return err
 	}
@@ -110,12 +148,44 @@ func BenchmarkFrontEndStreams(b *testing.B) {
 	b.ReportMetric(rate/50, "streams")
 }
 
+// BenchmarkPhoneFrontEndStreams is BenchmarkFrontEndStreams for the phone
+// front end make bench serves live (testdata/bench/phone-frontend.yaml, 16 kHz
+// mono s16 in): the same pipeline in process, without the network. Each session
+// runs with a goroutine per node (goroutines) or on its pusher's goroutine
+// (inline, sched.Options.Inline).
+func BenchmarkPhoneFrontEndStreams(b *testing.B) {
+	const sessions = 64
+	for _, mode := range []struct {
+		name string
+		opts sched.Options
+	}{{"goroutines", sched.Options{}}, {"inline", sched.Options{Synchronous: true}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			p, frames := phoneFrontEnd(b)
+			per := max(b.N/sessions, 1)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range sessions {
+				wg.Go(func() {
+					if err := runStreamWith(p, frames, per, mode.opts); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			rate := float64(per*sessions) / b.Elapsed().Seconds()
+			b.ReportMetric(rate, "frames/s")
+			b.ReportMetric(rate/50, "streams")
+		})
+	}
+}
+
 // BenchmarkLoadModules measures compiling every standard module on a new host:
 // cold (empty cache directory) and cached (a directory a previous host filled).
 func BenchmarkLoadModules(b *testing.B) {
 	ctx := context.Background()
 	load := func(b *testing.B, dir string) {
-		h, err := host.New(ctx, host.Config{CacheDir: dir, Trusted: embeddedHashes()}) // as the binary does
+		h, err := wasmhost.New(ctx, wasmhost.Config{CacheDir: dir, Trusted: embeddedHashes()}) // as the binary does
 		if err != nil {
 			b.Fatal(err)
 		}
