@@ -17,7 +17,7 @@ import (
 
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/pynode"
-	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
+	"github.com/remotemedia/hybrid/target/server/pyhttp"
 )
 
 var (

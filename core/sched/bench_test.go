@@ -26,7 +26,7 @@ func BenchmarkChain(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			b.ReportAllocs()
 			b.ResetTimer()
-			s, err := Start(ctx, g, Options{})
+			s, err := Start(ctx, g, Options{Spin: true})
 			if err != nil {
 				b.Fatal(err)
 			}

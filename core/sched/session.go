@@ -33,6 +33,11 @@ type Options struct {
 	// Wait returns, after its nodes are closed: on the goroutine of the call that
 	// ended it, or on one started when the session's context ends.
 	OnEnd func(err error)
+	// Spin lets a node fed faster than every spinAfter poll its queues for up to
+	// spinFor before parking (see wait). Set it where the session has cores to
+	// spare (the CLI, the server); leave it off in a browser tab, whose one
+	// thread spinning would hold up the page.
+	Spin bool
 
 	clock func() time.Duration // monotonic time since the session started; set by tests
 }
@@ -102,6 +107,7 @@ type Session struct {
 	inLock      chan struct{} // held by Push and CloseInput
 	inputClosed bool
 
+	spin     bool // Options.Spin
 	epoch    time.Time
 	clock    func() time.Duration // time.Since(epoch): latencies and waits are its differences
 	outputs  chan Output
@@ -195,6 +201,7 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 		finished:    make(chan struct{}),
 		epoch:       time.Now(),
 		clock:       opts.clock,
+		spin:        opts.Spin,
 	}
 	if s.clock == nil {
 		s.clock = func() time.Duration { return time.Since(s.epoch) } // the monotonic clock only
@@ -550,12 +557,11 @@ func (r *nodeRun) run() {
 // next frame is microseconds away. Parking its goroutine would make every send
 // to it wake a thread (a futex call on the sender's path, then the woken thread's
 // start-up latency), so it yields its P and polls its queues for up to spinFor
-// first. A live stream (a frame every few ms) never spins; neither does the
-// single-threaded browser build, where spinning would hold up the page.
+// first. A live stream (a frame every few ms) never spins; neither does a
+// session without Options.Spin (a browser tab's).
 const (
 	spinAfter = 100 * time.Microsecond
 	spinFor   = 50 * time.Microsecond
-	canSpin   = runtime.GOOS != "js"
 )
 
 // wait returns the next queued item, spinning first when the queues ran dry
@@ -584,13 +590,13 @@ func (r *nodeRun) wait() (it item, ok bool) {
 	case <-done:
 		return it, false
 	}
-	r.spin = spinNext(r.s.clock() - start)
+	r.spin = r.s.spin && spinNext(r.s.clock()-start)
 	return it, true
 }
 
 // spinNext is the spin rule: poll before parking next time when this wait for a
 // frame took less than spinAfter.
-func spinNext(waited time.Duration) bool { return canSpin && waited < spinAfter }
+func spinNext(waited time.Duration) bool { return waited < spinAfter }
 
 func (r *nodeRun) handle(it item) {
 	f := it.f

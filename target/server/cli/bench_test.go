@@ -82,7 +82,7 @@ func phoneFrontEnd(b *testing.B) (*runner.Pipeline, []*frame.Frame) {
 
 // runStream pushes n frames through a new session of p as fast as it takes them.
 func runStream(p *runner.Pipeline, frames []*frame.Frame, n int) error {
-	return runStreamWith(p, frames, n, sched.Options{})
+	return runStreamWith(p, frames, n, sched.Options{Spin: true}) // as run does
 }
 
 // runStreamWith is runStream with the session's options; with opts.Synchronous the
@@ -158,7 +158,7 @@ func BenchmarkPhoneFrontEndStreams(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		opts sched.Options
-	}{{"goroutines", sched.Options{}}, {"inline", sched.Options{Synchronous: true}}} {
+	}{{"goroutines", sched.Options{Spin: true}}, {"inline", sched.Options{Synchronous: true}}} {
 		b.Run(mode.name, func(b *testing.B) {
 			p, frames := phoneFrontEnd(b)
 			per := max(b.N/sessions, 1)

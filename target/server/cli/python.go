@@ -16,7 +16,7 @@ import (
 	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/pynode"
-	"github.com/remotemedia/hybrid/core/pynode/pyhttp"
+	"github.com/remotemedia/hybrid/target/server/pyhttp"
 	"github.com/remotemedia/hybrid/pyproxy"
 )
 

@@ -156,7 +156,7 @@ func run(ctx context.Context, defPath string, rf runFlags, stdout, stderr io.Wri
 	}
 
 	start := time.Now()
-	stats, err := runner.Run(ctx, p, source, sink.write, sched.Options{QueueSize: rf.queue, StreamID: "run"})
+	stats, err := runner.Run(ctx, p, source, sink.write, sched.Options{QueueSize: rf.queue, StreamID: "run", Spin: true})
 	if bar != nil {
 		_ = bar.Finish()
 	}

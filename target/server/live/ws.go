@@ -361,7 +361,7 @@ func (k *socket) open(sid string) *session {
 	ctx, cancel := context.WithDeadlineCause(k.ctx, time.Now().Add(cfg.MaxSessionLength),
 		fmt.Errorf("%w: the session ran for its maximum of %v", ErrSessionLength, cfg.MaxSessionLength))
 	ls := &session{sid: sid, cancel: cancel, pipe: k.pipe, pm: k.srv.m.forPipeline(k.pipe.metricName)}
-	opts := sched.Options{QueueSize: cfg.QueueSize, StreamID: sid}
+	opts := sched.Options{QueueSize: cfg.QueueSize, StreamID: sid, Spin: true}
 	synchronous := runsSynchronously(k.pipe.graph)
 	if synchronous { // the reader's goroutine runs the frame through and writes its outputs
 		var enc []byte
