@@ -9,7 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
@@ -524,7 +525,7 @@ func TestContextCancelStopsEverything(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				before := runtime.NumGoroutine()
+				running := goleak.IgnoreCurrent()
 				var closed atomic.Int32
 				g := tt.given(&closed)
 				ctx, cancel := context.WithCancel(context.Background())
@@ -561,12 +562,7 @@ func TestContextCancelStopsEverything(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				for i := 0; runtime.NumGoroutine() > before; i++ {
-					if i == 500 {
-						t.Fatalf("goroutines: %d before, %d after", before, runtime.NumGoroutine())
-					}
-					time.Sleep(2 * time.Millisecond)
-				}
+				goleak.VerifyNone(t, running) // every node goroutine, and the pusher, has ended
 			})
 		}
 	})
