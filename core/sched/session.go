@@ -178,14 +178,9 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 	if g == nil {
 		return nil, fmt.Errorf("%w: nil graph", ErrGraph)
 	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 16
-	}
-	if opts.OutputSize <= 0 {
-		opts.OutputSize = 64
-	}
-	if !opts.Synchronous && (opts.OnOutput != nil || opts.OnEnd != nil) {
-		return nil, fmt.Errorf("%w: OnOutput and OnEnd need Synchronous", ErrOptions)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	incoming, order, err := check(g)
 	if err != nil {
@@ -206,12 +201,44 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 	if s.clock == nil {
 		s.clock = func() time.Duration { return time.Since(s.epoch) } // the monotonic clock only
 	}
+	byID, err := s.makeNodes(ctx, g, opts, incoming)
+	if err != nil {
+		return nil, err
+	}
+	wireEdges(g, byID)
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	s.done = s.ctx.Done()
+	if opts.Synchronous {
+		for _, id := range order {
+			s.order = append(s.order, byID[id])
+		}
+		s.unwatch = context.AfterFunc(s.ctx, s.endCancelled)
+		return s, nil
+	}
+	s.launch()
+	return s, nil
+}
+
+// withDefaults fills in the zero fields of o and checks that its fields agree.
+func (o Options) withDefaults() (Options, error) {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 16
+	}
+	if o.OutputSize <= 0 {
+		o.OutputSize = 64
+	}
+	if !o.Synchronous && (o.OnOutput != nil || o.OnEnd != nil) {
+		return o, fmt.Errorf("%w: OnOutput and OnEnd need Synchronous", ErrOptions)
+	}
+	return o, nil
+}
+
+// makeNodes makes a node (Spec.New) and its runner for every node of g, in
+// order; on a failure it closes the nodes already made. It returns the runners
+// by node id.
+func (s *Session) makeNodes(ctx context.Context, g *Graph, opts Options, incoming map[string]int) (map[string]*nodeRun, error) {
 	byID := make(map[string]*nodeRun, len(g.Nodes))
 	for _, nd := range g.Nodes {
-		q := nd.QueueSize
-		if q <= 0 {
-			q = opts.QueueSize
-		}
 		r := &nodeRun{
 			s:       s,
 			id:      nd.ID,
@@ -220,6 +247,10 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 			eosLeft: max(incoming[nd.ID], 1),
 		}
 		if !opts.Synchronous {
+			q := nd.QueueSize
+			if q <= 0 {
+				q = opts.QueueSize
+			}
 			r.data = make(chan item, q)
 			r.prio = make(chan item, 4+incoming[nd.ID])
 			r.exited = make(chan struct{})
@@ -245,6 +276,11 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 			s.sources = append(s.sources, r)
 		}
 	}
+	return byID, nil
+}
+
+// wireEdges gives each node's output ports their edges.
+func wireEdges(g *Graph, byID map[string]*nodeRun) {
 	for _, e := range g.Edges {
 		from := byID[e.From]
 		from.outs[e.FromPort] = append(from.outs[e.FromPort], outEdge{
@@ -255,15 +291,11 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 			desc:   fmt.Sprintf("edge %s.%d->%s.%d when %q", e.From, e.FromPort, e.To, e.ToPort, e.WhenSource),
 		})
 	}
-	s.ctx, s.cancel = context.WithCancelCause(ctx)
-	s.done = s.ctx.Done()
-	if opts.Synchronous {
-		for _, id := range order {
-			s.order = append(s.order, byID[id])
-		}
-		s.unwatch = context.AfterFunc(s.ctx, s.endCancelled)
-		return s, nil
-	}
+}
+
+// launch starts a goroutine per node, and one that ends the session once they
+// have all returned.
+func (s *Session) launch() {
 	s.wg.Add(len(s.nodes))
 	for _, r := range s.nodes {
 		go r.run()
@@ -284,7 +316,6 @@ func Start(ctx context.Context, g *Graph, opts Options) (*Session, error) {
 		close(s.outputs)
 		close(s.finished)
 	}()
-	return s, nil
 }
 
 // check validates what the scheduler relies on and returns the number of incoming
@@ -504,25 +535,10 @@ func (r *nodeRun) run() {
 	defer r.s.wg.Done()
 	defer close(r.exited)
 	defer func() { r.closeErr = r.n.Close() }()
-	done := r.s.done
 	for r.eosLeft > 0 && !r.stopped {
-		var it item
-		select {
-		case it = <-r.prio:
-		default:
-			select {
-			case <-done:
-				return
-			default:
-			}
-			select {
-			case it = <-r.data:
-			default:
-				var ok bool
-				if it, ok = r.wait(); !ok {
-					return
-				}
-			}
+		it, ok := r.next()
+		if !ok {
+			return
 		}
 		r.handle(it)
 	}
@@ -563,6 +579,28 @@ const (
 	spinAfter = 100 * time.Microsecond
 	spinFor   = 50 * time.Microsecond
 )
+
+// next returns the node's next item: a control frame first (they jump the
+// queue), else a queued data frame, else what wait brings; ok is false once
+// the session is done.
+func (r *nodeRun) next() (it item, ok bool) {
+	select {
+	case it = <-r.prio:
+		return it, true
+	default:
+	}
+	select {
+	case <-r.s.done:
+		return it, false
+	default:
+	}
+	select {
+	case it = <-r.data:
+		return it, true
+	default:
+	}
+	return r.wait()
+}
 
 // wait returns the next queued item, spinning first when the queues ran dry
 // quickly last time; ok is false when the session is done.
