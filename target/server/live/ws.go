@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/remotemedia/hybrid/core/client"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/sched"
@@ -553,27 +554,12 @@ func errorFrame(sid, msg string) []byte {
 	return b
 }
 
-// endBody is the body of a session's end frame (and of the one-shot run's end line).
-type endBody struct {
-	Error    string     `json:"error"`
-	FramesIn uint64     `json:"frames_in"`
-	Dropped  uint64     `json:"dropped"`
-	Stats    []nodeStat `json:"stats"`
-}
+// endBody is the body of a session's end frame (and of the one-shot run's end
+// line): the protocol's type, as the Go client decodes it.
+type endBody = client.End
 
 // nodeStat is one node's stats in an end frame; times in whole microseconds.
-type nodeStat struct {
-	ID           string `json:"id"`
-	In           uint64 `json:"in"`
-	Out          uint64 `json:"out"`
-	Dropped      uint64 `json:"dropped"`
-	Errors       uint64 `json:"errors"`
-	Filtered     uint64 `json:"filtered"`
-	WorkP50US    int64  `json:"work_p50_us"`
-	WorkP99US    int64  `json:"work_p99_us"`
-	BlockedP50US int64  `json:"blocked_p50_us"`
-	BlockedP99US int64  `json:"blocked_p99_us"`
-}
+type nodeStat = client.NodeStats
 
 func statOf(st sched.NodeStats) nodeStat {
 	us := func(d time.Duration) int64 { return d.Round(time.Microsecond).Microseconds() }
