@@ -16,8 +16,8 @@ import (
 	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/pynode"
-	"github.com/remotemedia/hybrid/target/server/pyhttp"
 	"github.com/remotemedia/hybrid/pyproxy"
+	"github.com/remotemedia/hybrid/target/server/pyhttp"
 )
 
 // pythonFlags configure the in-process Python proxy of run and serve.
