@@ -48,7 +48,8 @@ var (
 )
 
 // WorkerError says why a worker stopped serving. Every call pending on the worker,
-// and every session pinned to it, fails with it.
+// and every session pinned to it, fails with it. Its text goes to clients, so it
+// does not name the process (PID is for the operator's log).
 type WorkerError struct {
 	PID int
 	// Timeout is set when the worker was killed because a call hung for this long.
@@ -61,12 +62,12 @@ type WorkerError struct {
 
 func (e *WorkerError) Error() string {
 	if e.MemoryLimit > 0 {
-		return fmt.Sprintf("pyproxy: worker %d exceeded its memory limit of %d MiB; it was replaced", e.PID, e.MemoryLimit>>20)
+		return fmt.Sprintf("pyproxy: the Python worker exceeded its memory limit of %d MiB; it was replaced", e.MemoryLimit>>20)
 	}
 	if e.Timeout > 0 {
-		return fmt.Sprintf("pyproxy: worker %d did not answer within %s", e.PID, e.Timeout)
+		return fmt.Sprintf("pyproxy: the Python worker did not answer within %s", e.Timeout)
 	}
-	return fmt.Sprintf("pyproxy: worker %d died: %v", e.PID, e.Err)
+	return fmt.Sprintf("pyproxy: the Python worker died: %v", e.Err)
 }
 
 // Is matches ErrTimeout for a hung worker, ErrWorkerMemory and ErrWorkerDied for

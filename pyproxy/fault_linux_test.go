@@ -63,7 +63,7 @@ func TestWorkerKilledMidStream(t *testing.T) {
 	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	died := fmt.Sprintf("pyproxy: worker %d died: signal: killed", victim.pid)
+	died := "pyproxy: the Python worker died: signal: killed"
 	expectStatus(t, <-errc, 502, died)
 
 	// The idle WebSocket of a session on the same worker gets an error frame, then a close.
@@ -104,7 +104,7 @@ func TestWorkerHangs(t *testing.T) {
 	hung := workerOf(t, p, id).pid
 
 	_, err := send(ctx, c, id, text(1, "x"))
-	expectStatus(t, err, 504, fmt.Sprintf("pyproxy: worker %d did not answer within %s", hung, timeout))
+	expectStatus(t, err, 504, fmt.Sprintf("pyproxy: the Python worker did not answer within %s", timeout))
 
 	pid := restarted(t, p, 0, hung)
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", hung)); err == nil {

@@ -163,7 +163,7 @@ func (p *Proxy) supervise(startCtx context.Context, slot int, first chan<- error
 			if p.ctx.Err() != nil {
 				return
 			}
-			p.log.Warn("pyproxy: worker stopped; restarting", "slot", slot, "err", w.cause, "backoff", backoff)
+			p.log.Warn("pyproxy: worker stopped; restarting", "slot", slot, "pid", w.pid, "err", w.cause, "backoff", backoff)
 			p.m.restarts.Inc()
 			if time.Since(started) > 30*time.Second {
 				backoff = minBackoff

@@ -199,7 +199,7 @@ func TestWebSocketTransportFaults(t *testing.T) {
 	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	died := fmt.Sprintf("pyproxy: worker %d died: signal: killed", victim.pid)
+	died := "pyproxy: the Python worker died: signal: killed"
 	if err := <-errc; !errors.Is(err, pynode.ErrRemote) || !strings.Contains(err.Error(), died) {
 		t.Errorf("call on the killed worker: %v, want %q", err, died)
 	}

@@ -336,7 +336,7 @@ func TestWorkerMemoryLimit(t *testing.T) {
 	old := p.Workers()[0].PID
 	id := open(t, c, "Hog", nil)
 	status, _, body := doReq(t, "POST", srv.URL+"/v1/sessions/"+id+"/frames", "", nil, string(encode(t, text(1, "x"))))
-	want := fmt.Sprintf("pyproxy: worker %d exceeded its memory limit of 200 MiB; it was replaced", old)
+	want := "pyproxy: the Python worker exceeded its memory limit of 200 MiB; it was replaced"
 	if status != http.StatusBadGateway || !strings.Contains(body, want) {
 		t.Fatalf("hog: %d %s, want 502 %q", status, body, want)
 	}
