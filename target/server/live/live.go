@@ -311,15 +311,8 @@ func (s *Server) Close() error {
 func (s *Server) admit(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.draining:
-		return ErrDraining
-	case s.total >= s.cfg.MaxSessions:
-		s.m.refused.WithLabelValues("sessions").Inc()
-		return fmt.Errorf("%w: the server holds its maximum of %d sessions; retry later", ErrLimit, s.cfg.MaxSessions)
-	case s.perAddr[addr] >= s.cfg.MaxSessionsPerAddr:
-		s.m.refused.WithLabelValues("sessions_per_address").Inc()
-		return fmt.Errorf("%w: client address %s holds its maximum of %d sessions", ErrLimit, addr, s.cfg.MaxSessionsPerAddr)
+	if err := s.refusal(addr); err != nil {
+		return err
 	}
 	s.total++
 	s.perAddr[addr]++
@@ -340,6 +333,12 @@ func (s *Server) release(addr string) {
 func (s *Server) full(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.refusal(addr)
+}
+
+// refusal is the limit that refuses a new session of addr now, counted, or nil.
+// s.mu is held.
+func (s *Server) refusal(addr string) error {
 	switch {
 	case s.draining:
 		return ErrDraining
