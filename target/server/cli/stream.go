@@ -338,7 +338,9 @@ func streamOnce(ctx context.Context, c *client.Client, name string, sf streamFla
 	var nSent int
 	go func() {
 		err := sendAll(ctx, sess, sf.source(src), sf.realtime, start, lat, &nSent)
-		if err != nil {
+		// A send refused because the session's end has come (the server ended it
+		// early) leaves the receiver to read to that end and say why.
+		if err != nil && !errors.Is(err, client.ErrEnded) {
 			cancel(err)
 		}
 		sendErr <- err
