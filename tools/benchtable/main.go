@@ -78,7 +78,7 @@ var rows = []row{
 	{"example chain per 20 ms 48 kHz stereo frame (scheduler + 4 modules)", "BenchmarkFrontEndChain", "µs/frame", 1, "µs", 12, true},
 	{"speech front end, 64 sessions at once, as fast as they go", "BenchmarkFrontEndStreams", "frames/s", 1, "frames/s", 0, false},
 	{"  real-time streams that carries (50 frames/s each; DESIGN: hundreds)", "BenchmarkFrontEndStreams", "streams", 1, "streams", 200, false},
-	{"phone front end (testdata/bench: 16 kHz mono s16 -> convert -> gain -> vad) in process, 64 sessions as fast as they go, session inline: real-time streams", "BenchmarkPhoneFrontEndStreams/inline", "streams", 1, "streams", 2000, false},
+	{"phone front end (testdata/bench: 16 kHz mono s16 -> convert -> gain -> vad) in process, 64 sessions as fast as they go, synchronous sessions: real-time streams", "BenchmarkPhoneFrontEndStreams/synchronous", "streams", 1, "streams", 2000, false},
 	{"  the same, a goroutine per node", "BenchmarkPhoneFrontEndStreams/goroutines", "streams", 1, "streams", 2000, false},
 	{fmt.Sprintf("live (serve + stream --realtime, two processes): server CPU per session frame, phone front end, %d sessions %d to a socket", liveFull.sessions, liveFull.muxes[0]), muxBench(liveFull.muxes[0]), "cpu-µs/frame", 1, "µs", 25, true},
 	{"  the capacity that implies (the CPUs ÷ CPU per session-second)", muxBench(liveFull.muxes[0]), "capacity", 1, "sessions", 1000, false},

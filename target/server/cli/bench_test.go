@@ -152,13 +152,13 @@ func BenchmarkFrontEndStreams(b *testing.B) {
 // front end make bench serves live (testdata/bench/phone-frontend.yaml, 16 kHz
 // mono s16 in): the same pipeline in process, without the network. Each session
 // runs with a goroutine per node (goroutines) or on its pusher's goroutine
-// (inline, sched.Options.Inline).
+// (synchronous, sched.Options.Synchronous, as the live server runs it).
 func BenchmarkPhoneFrontEndStreams(b *testing.B) {
 	const sessions = 64
 	for _, mode := range []struct {
 		name string
 		opts sched.Options
-	}{{"goroutines", sched.Options{Spin: true}}, {"inline", sched.Options{Synchronous: true}}} {
+	}{{"goroutines", sched.Options{Spin: true}}, {"synchronous", sched.Options{Synchronous: true}}} {
 		b.Run(mode.name, func(b *testing.B) {
 			p, frames := phoneFrontEnd(b)
 			per := max(b.N/sessions, 1)
