@@ -36,6 +36,10 @@ var (
 	ErrEnded = errors.New("client: session ended")
 	// ErrSessionFailed is a session whose end frame carries an error.
 	ErrSessionFailed = errors.New("client: session failed")
+	// ErrDraining is a data frame sent to a session after the server said it
+	// is shutting down: the session's input has ended (the client sent its
+	// eos), and its last outputs and end frame are on their way.
+	ErrDraining = errors.New("client: the server is shutting down")
 )
 
 // Request is one HTTP exchange as a Doer performs it.

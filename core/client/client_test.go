@@ -457,3 +457,53 @@ func TestEndBeforeEOSFreesTheStreamID(t *testing.T) {
 		t.Fatalf("after the ends the client wrote %v, want one eos for stream refused, then the marker", got)
 	}
 }
+
+// TestDrainingNoticeEndsTheInput: the server's notice that it is shutting
+// down makes the client send the stream's eos once (after the frames already
+// queued), refuse further data frames with ErrDraining on both the session
+// and the socket (the socket's other sessions' frames still go), take a
+// CloseInput as done, and still deliver the outputs up to the end frame.
+func TestDrainingNoticeEndsTheInput(t *testing.T) {
+	ctx := testCtx(t)
+	conn := newFakeConn()
+	sock := NewSocket(conn)
+	defer sock.Close()
+	a, _ := sock.Open("a")
+	b, _ := sock.Open("b")
+	if err := a.Send(ctx, frame.NewText(frame.Header{}, "before")); err != nil {
+		t.Fatal(err)
+	}
+	if sent := frames(t, <-conn.written); len(sent) != 1 || string(sent[0].Data) != "before" {
+		t.Fatalf("first message: %v", sent)
+	}
+	conn.toClient <- message(t, jsonFrame("a", map[string]any{"draining": true}, map[string]string{"message": "shutting down"}))
+	var eos []*frame.Frame
+	for len(eos) == 0 {
+		eos = append(eos, frames(t, <-conn.written)...)
+	}
+	if len(eos) != 1 || eos[0].StreamID != "a" || !eos[0].IsControl(frame.EndOfStream) || !a.Draining() || b.Draining() {
+		t.Fatalf("after the notice the client wrote %v (a draining %v, b %v), want stream a's eos", eos, a.Draining(), b.Draining())
+	}
+	if err := a.Send(ctx, frame.NewText(frame.Header{}, "after")); !errors.Is(err, ErrDraining) {
+		t.Errorf("a.Send after the notice = %v, want ErrDraining", err)
+	}
+	if err := a.CloseInput(ctx); err != nil {
+		t.Errorf("a.CloseInput after the notice = %v, want nil (the eos has gone)", err)
+	}
+	err := sock.Send(ctx, frame.NewText(frame.Header{StreamID: "a"}, "after"), frame.NewText(frame.Header{StreamID: "b"}, "b1"))
+	if !errors.Is(err, ErrDraining) {
+		t.Errorf("sock.Send with a frame of the draining session = %v, want ErrDraining", err)
+	}
+	if sent := frames(t, <-conn.written); len(sent) != 1 || sent[0].StreamID != "b" {
+		t.Fatalf("the socket wrote %v, want only stream b's frame", sent)
+	}
+	conn.toClient <- message(t,
+		jsonFrame("a", map[string]any{"port": "vad.events"}, map[string]string{"event": "speech_end"}),
+		jsonFrame("a", map[string]any{"end": true}, End{FramesIn: 1}))
+	if o, err := a.Recv(ctx); err != nil || o.Port != "events" {
+		t.Fatalf("output after the notice: %+v %v", o, err)
+	}
+	if end, err := a.Wait(ctx); err != nil || end.FramesIn != 1 {
+		t.Fatalf("end %+v %v", end, err)
+	}
+}

@@ -241,7 +241,8 @@ func (s *Socket) stop(err error) {
 // Send queues frames for the socket as they are: each frame's StreamID picks
 // its session (a session's first frame opens it on the server). Frames queued
 // by one call go out in one message while they fit in 64 KiB: a gateway
-// pacing many sessions sends each tick's frames this way. It waits while the
+// pacing many sessions sends each tick's frames this way. A frame of a session
+// the server is draining is left out (ErrDraining, once the others are queued). It waits while the
 // socket has more queued than it can write; the frames may change once it
 // returns. Session.Send is the usual way in.
 func (s *Socket) Send(ctx context.Context, frames ...*frame.Frame) error {
@@ -255,7 +256,15 @@ func (s *Socket) Send(ctx context.Context, frames ...*frame.Frame) error {
 		if s.pendingN < maxPending {
 			var err error
 			for _, f := range frames {
-				if err = s.appendLocked(f); err != nil {
+				if sess := s.sessions[f.StreamID]; sess != nil && sess.draining {
+					// Its input has ended: the others' frames still go.
+					if f.Kind != frame.KindControl && err == nil {
+						err = fmt.Errorf("%w: stream %q: its input has ended", ErrDraining, f.StreamID)
+					}
+					continue
+				}
+				if aerr := s.appendLocked(f); aerr != nil {
+					err = aerr
 					break
 				}
 			}
@@ -409,6 +418,10 @@ func (s *Socket) route(f *frame.Frame) error {
 	if sess == nil {
 		return nil // a session closed on this side, or a stray frame
 	}
+	if b, _ := f.Meta["draining"].(bool); b {
+		s.drainSession(sess)
+		return nil
+	}
 	out, end, err := decodeOutput(f)
 	if err != nil {
 		return err
@@ -440,6 +453,26 @@ func (s *Socket) route(f *frame.Frame) error {
 	case <-s.ctx.Done():
 	}
 	return nil
+}
+
+// drainSession handles the server's notice that it is shutting down: the
+// session's input ends here (an eos goes out after every frame already sent,
+// which the server still takes), and further data frames are refused with
+// ErrDraining.
+func (s *Socket) drainSession(sess *Session) {
+	s.mu.Lock()
+	sess.draining = true
+	queued := !sess.inputClosed && s.err == nil
+	if queued {
+		_ = s.appendLocked(frame.NewControl(frame.Header{StreamID: sess.id}, frame.EndOfStream))
+	}
+	s.mu.Unlock()
+	if queued {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // decodeOutput reads a frame the server sent: an end frame (meta end: true),
@@ -483,8 +516,11 @@ type Session struct {
 	end  *End          // set before out is closed, under sock.mu
 	// inputClosed says an eos was queued for the stream; under sock.mu.
 	inputClosed bool
-	ownsSocket  bool
-	closeOnce   sync.Once
+	// draining says the server is shutting down and the session's input has
+	// ended (drainSession); under sock.mu.
+	draining   bool
+	ownsSocket bool
+	closeOnce  sync.Once
 }
 
 // ID returns the session's stream id.
@@ -497,6 +533,10 @@ func (s *Session) Socket() *Socket { return s.sock }
 // session's. It returns once the frame is encoded and queued for the socket
 // (f may change after), and waits while the socket has more queued than it
 // can write.
+//
+// Once the server has said it is shutting down, the input has ended: a data
+// frame gets ErrDraining, and a control frame (the eos of CloseInput) is not
+// needed and returns nil.
 func (s *Session) Send(ctx context.Context, f *frame.Frame) error {
 	if err := s.usable(); err != nil {
 		return err
@@ -524,6 +564,14 @@ func (s *Session) usable() error {
 		return fmt.Errorf("%w: stream %q", ErrEnded, s.id)
 	}
 	return nil
+}
+
+// Draining reports whether the server has said it is shutting down: the
+// session's input has ended, and its outputs up to the end frame still come.
+func (s *Session) Draining() bool {
+	s.sock.mu.Lock()
+	defer s.sock.mu.Unlock()
+	return s.draining
 }
 
 // Recv returns the session's next output. After the last one it returns

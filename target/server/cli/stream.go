@@ -339,8 +339,9 @@ func streamOnce(ctx context.Context, c *client.Client, name string, sf streamFla
 	go func() {
 		err := sendAll(ctx, sess, sf.source(src), sf.realtime, start, lat, &nSent)
 		// A send refused because the session's end has come (the server ended it
-		// early) leaves the receiver to read to that end and say why.
-		if err != nil && !errors.Is(err, client.ErrEnded) {
+		// early, or is shutting down) leaves the receiver to read to that end
+		// and say why.
+		if err != nil && !errors.Is(err, client.ErrEnded) && !errors.Is(err, client.ErrDraining) {
 			cancel(err)
 		}
 		sendErr <- err
@@ -376,12 +377,14 @@ func streamOnce(ctx context.Context, c *client.Client, name string, sf streamFla
 	// session early, say when it shuts down) stops.
 	end := sess.End()
 	cancel(errSessionOver)
-	if err := <-sendErr; err != nil && !errors.Is(err, errSessionOver) && !errors.Is(err, client.ErrEnded) {
+	if err := <-sendErr; err != nil && !errors.Is(err, errSessionOver) && !errors.Is(err, client.ErrEnded) && !errors.Is(err, client.ErrDraining) {
 		return err
 	}
 	switch {
 	case end.Error != "":
 		return fmt.Errorf("the session failed on the server: %s", end.Error)
+	case sess.Draining() && !lat.inputDone:
+		return fmt.Errorf("the server shut down mid-stream: it took %d frames of the input, not all of it", end.FramesIn)
 	case end.FramesIn != uint64(nSent) || !lat.inputDone:
 		return fmt.Errorf("the server ended the session having taken %d frames of the input, not all of it (is it shutting down?)", end.FramesIn)
 	}

@@ -225,6 +225,8 @@ type result struct {
 	events map[string][]string // "seq ts data" per frame
 	errs   []string
 	end    *endBody
+	// draining counts the server's notices that it is shutting down.
+	draining int
 }
 
 func newResult() *result { return &result{audio: map[string][]byte{}, events: map[string][]string{}} }
@@ -313,6 +315,13 @@ func eos(sid string) *frame.Frame {
 // by stream id.
 func collect(t testing.TB, ctx context.Context, conn *websocket.Conn, sids ...string) map[string]*result {
 	t.Helper()
+	return collectWith(t, ctx, conn, nil, sids...)
+}
+
+// collectWith is collect calling onDraining (when set) for each notice that
+// the server is shutting down, as a client answers it with the stream's eos.
+func collectWith(t testing.TB, ctx context.Context, conn *websocket.Conn, onDraining func(sid string), sids ...string) map[string]*result {
+	t.Helper()
 	out := map[string]*result{}
 	for _, sid := range sids {
 		out[sid] = newResult()
@@ -343,6 +352,11 @@ func collect(t testing.TB, ctx context.Context, conn *websocket.Conn, sids ...st
 				left--
 			case f.Meta["error"] == true:
 				res.errs = append(res.errs, string(f.Data))
+			case f.Meta["draining"] == true:
+				res.draining++
+				if onDraining != nil {
+					onDraining(f.StreamID)
+				}
 			default:
 				port, _ := f.Meta["port"].(string)
 				res.add(port, f)

@@ -57,6 +57,7 @@ const (
 	DefaultMaxSessionLength   = 4 * time.Hour
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultQueueSize          = 16
+	DefaultDrainGrace         = 2 * time.Second
 )
 
 // Config configures a Server. Zero limits take their defaults.
@@ -89,6 +90,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	// QueueSize is each node's input queue bound (default 16, as `remotemedia run`).
 	QueueSize int
+	// DrainGrace is how long Drain waits for a live session's eos after
+	// telling its client that the server is shutting down, before it ends the
+	// session's input itself (default 2 s).
+	DrainGrace time.Duration
 
 	// Metrics, when set, receives the server's collectors.
 	Metrics prometheus.Registerer
@@ -120,6 +125,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.DrainGrace <= 0 {
+		c.DrainGrace = DefaultDrainGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -233,9 +241,11 @@ func (s *Server) Ready() error {
 // Pipelines returns the pipelines the server offers, in Config's order.
 func (s *Server) Pipelines() []*Pipeline { return s.cfg.Pipelines }
 
-// Drain stops accepting sockets and runs (503), ends the input of every live
-// session (as an eos frame would), lets the sessions flush and send their
-// outputs and end frames, and closes each socket with 1001 (going away). It
+// Drain stops accepting sockets and runs (503), tells the client of every
+// live session that the server is shutting down and takes the frames it sent
+// before its eos (ending the input itself after Config.DrainGrace), lets the
+// sessions flush and send their outputs and end frames, and closes each socket
+// with 1001 (going away). It
 // returns once every socket and run is done, or, when ctx ends first, cancels
 // what is left and returns ctx's error.
 func (s *Server) Drain(ctx context.Context) error {

@@ -365,30 +365,40 @@ func TestSlowReader(t *testing.T) {
 	}
 }
 
-// TestDrain: outputs of every frame received before the drain, then the end
-// frame, then close 1001; a new socket or run is refused with 503.
+// TestDrain: the client is told the server is shutting down; every frame it
+// sent before its eos is taken (those still in flight when the drain began
+// too), then come their outputs, the end frame and close 1001; a new socket
+// or run is refused with 503.
 func TestDrain(t *testing.T) {
-	s, hs := newTestServer(t, Config{})
+	s, hs := newTestServer(t, Config{DrainGrace: time.Minute}) // only the client's eos ends the input
 	ctx := testCtx(t)
 	frames := framesOf(t, speechLike(3), 48000, 2, "s1")
 	want := inProcess(t, s, "speech-frontend", framesOf(t, speechLike(3), 48000, 2, "ref"))
 	conn := dial(t, ctx, hs, "/v1/pipelines/speech-frontend/ws")
-	if err := send(ctx, conn, frames, 1); err != nil {
+	if err := send(ctx, conn, frames[:1], 1); err != nil { // the session is open
 		t.Fatal(err)
 	}
 	in := s.m.framesIn.WithLabelValues("speech-frontend")
-	for testutil.ToFloat64(in) < float64(len(frames)) { // every frame taken in by the server
+	for testutil.ToFloat64(in) < 1 {
 		if ctx.Err() != nil {
-			t.Fatal("the server did not take the frames in")
+			t.Fatal("the server did not open the session")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	drained := make(chan error, 1)
 	go func() { drained <- s.Drain(ctx) }()
-	got := collect(t, ctx, conn, "s1")["s1"]
+	// The rest goes out as the drain begins: the server reads it before the eos.
+	if err := send(ctx, conn, frames[1:], 1); err != nil {
+		t.Fatal(err)
+	}
+	got := collectWith(t, ctx, conn, func(sid string) {
+		if err := send(ctx, conn, []*frame.Frame{eos(sid)}, 1); err != nil {
+			t.Error(err)
+		}
+	}, "s1")["s1"]
 	sameOutputs(t, "drained session", got, want)
-	if got.end.Error != "" || got.end.FramesIn != uint64(len(frames)) {
-		t.Errorf("end frame %+v", got.end)
+	if got.end.Error != "" || got.end.FramesIn != uint64(len(frames)) || got.draining != 1 {
+		t.Errorf("end frame %+v after %d draining notices, want no error, %d frames in, 1 notice", got.end, got.draining, len(frames))
 	}
 	if ce := closeStatus(ctx, conn); ce.Code != websocket.StatusGoingAway || ce.Reason != "going away" {
 		t.Errorf("closed with %d %q, want 1001 going away", ce.Code, ce.Reason)
@@ -407,6 +417,45 @@ func TestDrain(t *testing.T) {
 	r2.Body.Close()
 	if r2.StatusCode != 503 {
 		t.Errorf("run after drain: %d", r2.StatusCode)
+	}
+}
+
+// TestDrainGrace: a client that ignores the notice (it keeps its stream open)
+// has its session's input ended after the drain grace; its session flushes
+// and ends, and a new stream on the draining socket is refused with a reason.
+func TestDrainGrace(t *testing.T) {
+	s, hs := newTestServer(t, Config{DrainGrace: 20 * time.Millisecond})
+	ctx := testCtx(t)
+	frames := framesOf(t, speechLike(1), 48000, 2, "s1")
+	conn := dial(t, ctx, hs, "/v1/pipelines/speech-frontend/ws")
+	if err := send(ctx, conn, frames, 1); err != nil {
+		t.Fatal(err)
+	}
+	in := s.m.framesIn.WithLabelValues("speech-frontend")
+	for testutil.ToFloat64(in) < float64(len(frames)) {
+		if ctx.Err() != nil {
+			t.Fatal("the server did not take the frames in")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- s.Drain(ctx) }()
+	var once sync.Once
+	got := collectWith(t, ctx, conn, func(string) {
+		once.Do(func() { // a new stream while draining
+			if err := send(ctx, conn, framesOf(t, speechLike(0.1), 48000, 2, "s2"), 1); err != nil {
+				t.Error(err)
+			}
+		})
+	}, "s1", "s2")
+	if end := got["s1"].end; end.Error != "" || end.FramesIn != uint64(len(frames)) || len(got["s1"].audio) == 0 {
+		t.Errorf("s1: end %+v, %d audio ports, want a flushed session of %d frames", end, len(got["s1"].audio), len(frames))
+	}
+	if end := got["s2"].end; !strings.Contains(end.Error, "shutting down") || end.FramesIn != 0 {
+		t.Errorf("s2 opened while draining: end %+v, want refused as the server shuts down", end)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -300,8 +300,6 @@ func (k *socket) route(f *frame.Frame) {
 		k.mu.Unlock()
 		switch {
 		case ls != nil:
-		case draining:
-			return
 		case refused:
 			if f.IsControl(frame.EndOfStream) {
 				k.mu.Lock()
@@ -311,6 +309,9 @@ func (k *socket) route(f *frame.Frame) {
 			return
 		case f.Kind == frame.KindControl:
 			return // nothing to end, flush or cancel
+		case draining:
+			k.refuseStream(f.StreamID, ErrDraining)
+			return
 		default:
 			if ls = k.open(f.StreamID); ls == nil {
 				return
@@ -341,11 +342,7 @@ func (k *socket) route(f *frame.Frame) {
 // until its eos.
 func (k *socket) open(sid string) *session {
 	refuse := func(err error) *session {
-		k.mu.Lock()
-		k.refuse(sid)
-		k.mu.Unlock()
-		k.enqueue(errorFrame(sid, err.Error()))
-		k.enqueue(endFrame(sid, endBody{Error: err.Error(), Stats: []nodeStat{}}))
+		k.refuseStream(sid, err)
 		return nil
 	}
 	k.mu.Lock()
@@ -435,6 +432,16 @@ func (ls *session) endSynchronous(k *socket) {
 	}
 	ls.endMu.Unlock()
 	k.end(ls)
+}
+
+// refuseStream refuses a session of stream sid: an error frame and an end
+// frame naming the reason, after which its frames are ignored until its eos.
+func (k *socket) refuseStream(sid string, err error) {
+	k.mu.Lock()
+	k.refuse(sid)
+	k.mu.Unlock()
+	k.enqueue(errorFrame(sid, err.Error()))
+	k.enqueue(endFrame(sid, endBody{Error: err.Error(), Stats: []nodeStat{}}))
 }
 
 // refuse makes the socket ignore stream sid's frames until its eos; k.mu held.
@@ -710,8 +717,11 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// drain ends the input of every session; the socket closes with 1001 once
-// they have sent their end frames.
+// drain tells the client of every session whose input is still open that the
+// server is shutting down (a draining frame), takes the frames it sent before
+// it heard so, up to its eos, and ends the input of the sessions whose eos has
+// not come within the drain grace (a client that ignores the notice); the
+// socket closes with 1001 once every session has sent its end frame.
 func (k *socket) drain() {
 	k.mu.Lock()
 	k.draining = true
@@ -724,9 +734,28 @@ func (k *socket) drain() {
 		k.finish()
 		return
 	}
-	for _, ls := range list {
-		go func() { _ = ls.s.CloseInput(k.ctx) }() // waits for a Push in progress
-	}
+	go func() { // enqueue waits while a client is not reading: not the caller's
+		for _, ls := range list {
+			if !ls.inputClosed.Load() {
+				k.enqueue(drainingFrame(ls.sid))
+			}
+		}
+	}()
+	time.AfterFunc(k.srv.cfg.DrainGrace, func() {
+		for _, ls := range list {
+			if !ls.inputClosed.Load() && !ls.ended.Load() {
+				go func() { _ = ls.s.CloseInput(k.ctx) }() // waits for a Push in progress
+			}
+		}
+	})
+}
+
+// drainingFrame tells a session's client that the server is shutting down.
+func drainingFrame(sid string) []byte {
+	doc, _ := json.Marshal(map[string]string{"message": "the server is shutting down: send this stream's eos; " +
+		"the frames sent before it are taken, then the last outputs and the end frame come"})
+	b, _ := frame.Marshal(frame.NewJSON(frame.Header{StreamID: sid, Meta: map[string]any{"draining": true}}, doc))
+	return b
 }
 
 // watch is the server's one watchdog: a quarter as often as the shorter of
