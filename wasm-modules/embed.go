@@ -44,6 +44,20 @@ func Names() []string {
 // Loader loads modules from the embedded files; it implements core/wasmnode.Loader.
 type Loader struct{}
 
+// MissingModule says why the module file name is not embedded, or returns ""
+// when it is (it implements core/wasmnode.ModuleChecker: a standard type whose
+// module was not built is unavailable, and runtime_hint auto falls back to its
+// Python implementation).
+func (Loader) MissingModule(name string) string {
+	if !strings.HasSuffix(name, ".wasm") || !fs.ValidPath(name) || path.Clean(name) != name {
+		return fmt.Sprintf("%q is not a module file name", name)
+	}
+	if _, err := fs.Stat(FS(), name); err != nil {
+		return name + " is not embedded in this binary (run `make modules`, then rebuild)"
+	}
+	return ""
+}
+
 // Load returns the bytes of the module file name (for example "gain.wasm" or
 // "test/echo.wasm"). A module that was not built gives an error wrapping
 // fs.ErrNotExist.

@@ -181,3 +181,109 @@ func TestResampleRateChangeAndPassThrough(t *testing.T) {
 		}
 	}
 }
+
+// resampler resamples one whole mono signal from rate in to rate out.
+type resampler func(t testing.TB, in []float32, inRate, outRate int) []float32
+
+// wasmResampler is resample.wasm at quality, fed 20 ms frames and flushed.
+func wasmResampler(quality string) resampler {
+	return func(t testing.TB, in []float32, inRate, outRate int) []float32 {
+		h := newHarness(t, "resample.wasm", fmt.Sprintf(`{"rate":%d,"quality":%q}`, outRate, quality))
+		var y []float32
+		step := inRate / 50
+		for i := 0; i < len(in); i += step {
+			h.sendF32(t, uint32(inRate), 1, int64(i)*1000000/int64(inRate), in[i:min(i+step, len(in))])
+		}
+		h.doFlush(t)
+		for _, o := range h.take() {
+			y = append(y, o.f32()...)
+		}
+		return y
+	}
+}
+
+// toneGain is the gain in dB of a tone of f Hz through r: the amplitude of the
+// output's component at f (least squares over the output's steady middle,
+// 50 ms in from each end) over the input's 0.5.
+func toneGain(t testing.TB, r resampler, inRate, outRate int, f float64) float64 {
+	y := r(t, sine(inRate/4, 1, float64(inRate), f, 0.5), inRate, outRate)
+	var ss, sc, cc, ys, yc float64
+	for n := outRate / 20; n < len(y)-outRate/20; n++ {
+		w := 2 * math.Pi * f * float64(n) / float64(outRate)
+		s, c := math.Sin(w), math.Cos(w)
+		ss, sc, cc, ys, yc = ss+s*s, sc+s*c, cc+c*c, ys+s*float64(y[n]), yc+c*float64(y[n])
+	}
+	det := ss*cc - sc*sc
+	a, b := (ys*cc-yc*sc)/det, (yc*ss-ys*sc)/det
+	return 20 * math.Log10(math.Hypot(a, b)/0.5)
+}
+
+// passbandEdge is the frequency (to 1 Hz) where r's gain first falls to -0.1 dB,
+// found by bisection between a quarter of the lower rate and its Nyquist.
+func passbandEdge(t testing.TB, r resampler, inRate, outRate int) float64 {
+	lo, hi := float64(min(inRate, outRate))/4, float64(min(inRate, outRate))/2
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; toneGain(t, r, inRate, outRate, mid) >= -0.1 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// stopband is, for a rate going down, the least attenuation in dB of tones from
+// the output's Nyquist to the input's (every step Hz): what reaches the output of
+// a tone that cannot be represented there, by aliasing or leakage, as RMS (50 ms
+// in from each end) against the input's 0.5/sqrt(2).
+func stopband(t testing.TB, r resampler, inRate, outRate int, step float64) float64 {
+	worst := math.Inf(1)
+	for f := float64(outRate) / 2; f < float64(inRate)/2; f += step {
+		y := r(t, sine(inRate/10, 1, float64(inRate), f, 0.5), inRate, outRate)
+		var e float64
+		mid := y[outRate/50 : len(y)-outRate/50]
+		for _, v := range mid {
+			e += float64(v) * float64(v)
+		}
+		worst = min(worst, 10*math.Log10(0.125/(e/float64(len(mid))+1e-30)))
+	}
+	return worst
+}
+
+// TestResamplePassbandAndStopband measures each quality's passband edge at
+// -0.1 dB and its stopband from the module's output (docs/nodes.md lists them).
+func TestResamplePassbandAndStopband(t *testing.T) {
+	tests := []struct {
+		quality         string
+		in, out         int
+		edge, stop      float64 // at least: Hz at -0.1 dB, dB from the lower Nyquist up
+		stepHz, edgeMax float64
+	}{
+		{"high", 48000, 16000, 0.9 * 8000, 90, 97, 8000},
+		{"high", 44100, 16000, 0.9 * 8000, 90, 211, 8000},
+		{"best", 48000, 16000, 0.94 * 8000, 105, 211, 8000},
+		{"fast", 48000, 16000, 0.7 * 8000, 60, 211, 8000},
+		{"high", 16000, 48000, 0.9 * 8000, 0, 0, 8000},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s %d to %d", tc.quality, tc.in, tc.out), func(t *testing.T) {
+			r := wasmResampler(tc.quality)
+			edge := passbandEdge(t, r, tc.in, tc.out)
+			t.Logf("-0.1 dB at %.0f Hz (%.3f of Nyquist)", edge, edge/float64(min(tc.in, tc.out)/2))
+			if edge < tc.edge || edge >= tc.edgeMax {
+				t.Errorf("-0.1 dB at %.0f Hz, want in [%.0f, %.0f)", edge, tc.edge, tc.edgeMax)
+			}
+			if g := toneGain(t, r, tc.in, tc.out, 1000); math.Abs(g) > 0.001 {
+				t.Errorf("gain at 1 kHz %.4f dB, want 0 ± 0.001", g)
+			}
+			if tc.stop == 0 {
+				return
+			}
+			stop := stopband(t, r, tc.in, tc.out, tc.stepHz)
+			t.Logf("stopband: at least %.1f dB down from %d Hz to %d Hz", stop, tc.out/2, tc.in/2)
+			if stop < tc.stop {
+				t.Errorf("stopband %.1f dB, want >= %.0f dB", stop, tc.stop)
+			}
+		})
+	}
+}

@@ -48,7 +48,9 @@ func (r *Registry) MustRegister(s Spec) {
 }
 
 // Lookup returns the implementation of typ for a runtime hint: one of the
-// Runtime values, or "auto"/"" for the first available in Preference order.
+// Runtime values, or "auto"/"" for the first in Preference order that can run
+// here (Spec.Unavailable empty: a WASM type whose module is missing falls back
+// to its Python implementation), or the first of all when none can.
 // Hints "server" and "browser" are placement hints and behave like "auto".
 func (r *Registry) Lookup(typ, hint string) (*Spec, error) {
 	r.mu.RLock()
@@ -59,10 +61,19 @@ func (r *Registry) Lookup(typ, hint string) (*Spec, error) {
 	}
 	switch hint {
 	case "", "auto", "server", "browser":
+		var first *Spec
 		for _, rt := range Preference {
 			if s, ok := byRuntime[rt]; ok {
-				return s, nil
+				if s.Unavailable == "" {
+					return s, nil
+				}
+				if first == nil {
+					first = s
+				}
 			}
+		}
+		if first != nil {
+			return first, nil
 		}
 	default:
 		if s, ok := byRuntime[Runtime(hint)]; ok {

@@ -73,6 +73,11 @@ func frameOf(h Header, data []byte, in frame.Header, seq uint64) (*frame.Frame, 
 	case frame.KindAudio:
 		f.Format, f.Channels, f.SampleRate = h.Format, h.Channels, h.SampleRate
 	case frame.KindText, frame.KindJSON, frame.KindBinary:
+	case frame.KindControl: // a flush or a cancel of the module's own (barge-in), its op in the format byte
+		if op := frame.ControlOp(h.Format); op != frame.Flush && op != frame.Cancel {
+			return nil, fmt.Errorf("%w: rm.emit: a control frame's op (format byte) must be %d (flush) or %d (cancel), got %d", ErrABI, frame.Flush, frame.Cancel, op)
+		}
+		f.Op, f.Data = frame.ControlOp(h.Format), nil
 	default:
 		return nil, fmt.Errorf("%w: rm.emit: frame kind %d cannot be emitted", ErrABI, h.Kind)
 	}

@@ -19,6 +19,9 @@ func Register(reg *node.Registry, h Host, l Loader, mods []ModuleSpec) error {
 	for _, m := range mods {
 		spec, file := m.Spec, m.File
 		spec.Runtime = node.RuntimeWASM
+		if why := missingModule(l, spec.Type, file); why != "" {
+			spec.Unavailable = why
+		}
 		outputs := len(spec.Outputs)
 		spec.New = func(ctx context.Context, cfg node.Config) (node.Node, error) {
 			mod, err := c.get(ctx, file)

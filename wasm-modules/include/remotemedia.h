@@ -13,6 +13,18 @@
  *   wasm-opt --enable-simd --enable-bulk-memory --low-memory-unused \
  *            --optimize-added-constants-propagate -o gain.wasm gain.wasm
  *
+ * Declaring the node type (docs/wasm-abi.md): once per module, at file scope, write the
+ * type as a JSON document; the macro places it in the module's remotemedia.node custom
+ * section, from which `remotemedia run --modules DIR`, a definition's `module:` and the
+ * tab's rm.registerModule(url) register it:
+ *
+ *   RM_DECLARE_NODE({"node_type": "polarity", "doc": "Inverts f32 audio.",
+ *                    "params": [{"name": "invert", "type": "boolean", "default": true}]});
+ *
+ * The JSON is written as is, not as a C string (the preprocessor turns it into one, so
+ * it must not contain an unbalanced parenthesis). wasm-strip removes custom sections:
+ * strip with `wasm-opt --strip-debug --strip-producers` instead.
+ *
  * Speed under wazero: it has no guard pages, so each load and store checks its bounds,
  * unless an earlier access in the same basic block, from the same base address, reached
  * at least as far. In hot loops, address memory as base + constant (p[12], p[8], ...)
@@ -37,6 +49,15 @@ enum { RM_DEBUG = 0, RM_INFO = 1, RM_WARN = 2, RM_ERROR = 3 };
 #define RM_EXPORT(name) __attribute__((export_name(name), visibility("default")))
 #define RM_IMPORT(name) __attribute__((import_module("rm"), import_name(name)))
 #define RM_HIDDEN __attribute__((visibility("hidden")))
+
+/* Places the node type declaration (a JSON document written as is) in the module's
+ * remotemedia.node custom section. clang ignores __attribute__((section)) for a custom
+ * section, so this emits it with the assembler's .custom_section. prefix. */
+#define RM_STR_(...) #__VA_ARGS__
+#define RM_XSTR_(...) RM_STR_(__VA_ARGS__)
+#define RM_DECLARE_NODE(...)                                                  \
+  __asm__(".section .custom_section.remotemedia.node,\"\",@\n.ascii " \
+          RM_XSTR_(RM_STR_(__VA_ARGS__)) "\n.text\n")
 
 /* The fixed 32-byte frame header at the call boundary. */
 typedef struct rm_header {

@@ -1,18 +1,19 @@
 /* resample: polyphase windowed-sinc (Kaiser) resampler for interleaved f32 audio, any rate pair.
  *
  * Output sample n sits at input position x = n*M/L (L/M = out/in reduced by their gcd) and is
- * sum_m in[m] * g(x - m), g a Kaiser-windowed sinc cut off below the lower Nyquist with Z zero
- * crossings per side. Input before the stream's start reads as zeros, so output n is exactly
- * at time t0 + n/out_rate; flush pads zeros through the filter's lookahead so no input is lost.
- * With L <= MAX_PHASES the filter is tabulated per phase; otherwise MAX_PHASES+1 rows are
+ * sum_m in[m] * g(x - m), g a Kaiser-windowed sinc (the window method's length formula) whose
+ * passband ends at pass x the lower Nyquist and whose stopband, atten_db down, starts at that
+ * Nyquist: nothing above it aliases into the output. Input before the stream's start reads as
+ * zeros, so output n is exactly at time t0 + n/out_rate; flush pads zeros through the filter's
+ * lookahead so no input is lost. With L <= MAX_PHASES the filter is tabulated per phase; otherwise MAX_PHASES+1 rows are
  * tabulated and interpolated linearly. */
 #include <remotemedia.h>
 #include <wasm_simd128.h>
 
 #define MAX_PHASES 1024
 
-static uint32_t out_rate, zero_crossings;
-static double atten_db;
+static uint32_t out_rate;
+static double pass, atten_db; /* passband edge (fraction of the lower Nyquist), stopband attenuation */
 
 /* the current stream */
 static uint32_t in_rate, channels, L, M, phases, taps, half; /* taps: padded to a multiple of 4 */
@@ -32,9 +33,9 @@ int rm_node_init(const rm_params *p) {
   rm_param_string(p, "quality", q, sizeof q, "high");
   if (r < 1000 || r > 384000) return rm_fail("resample: param rate must be in [1000, 384000]");
   out_rate = (uint32_t)r;
-  if (q[0] == 'b' && q[1] == 'e' && q[2] == 's' && q[3] == 't' && !q[4]) zero_crossings = 32, atten_db = 100;
-  else if (q[0] == 'h' && q[1] == 'i' && q[2] == 'g' && q[3] == 'h' && !q[4]) zero_crossings = 16, atten_db = 90;
-  else if (q[0] == 'f' && q[1] == 'a' && q[2] == 's' && q[3] == 't' && !q[4]) zero_crossings = 8, atten_db = 60;
+  if (q[0] == 'b' && q[1] == 'e' && q[2] == 's' && q[3] == 't' && !q[4]) pass = 0.94, atten_db = 110;
+  else if (q[0] == 'h' && q[1] == 'i' && q[2] == 'g' && q[3] == 'h' && !q[4]) pass = 0.9, atten_db = 92;
+  else if (q[0] == 'f' && q[1] == 'a' && q[2] == 's' && q[3] == 't' && !q[4]) pass = 0.7, atten_db = 62;
   else return rm_fail("resample: param quality must be \"fast\", \"high\" or \"best\"");
   return 0;
 }
@@ -66,8 +67,8 @@ static int setup(uint32_t rate, uint32_t ch, int64_t ts) {
   uint32_t g = gcd(out_rate, rate);
   L = out_rate / g, M = rate / g, channels = ch, in_rate = rate;
   double nyq = (rate < out_rate ? rate : out_rate) / 2.0;
-  double cutoff = nyq / (1 + (atten_db - 7.95) / (28.7 * zero_crossings)); /* transition band ends at nyq */
-  double fc = cutoff / rate, wreal = zero_crossings / (2 * fc);
+  /* the cutoff halfway through the transition band, pass*nyq to nyq; Kaiser's length for that band */
+  double fc = nyq * (1 + pass) / 2 / rate, wreal = (atten_db - 7.95) * rate / (28.72 * nyq * (1 - pass));
   double beta = 0.1102 * (atten_db - 8.7), i0b = bessel_i0(beta);
   half = (uint32_t)wreal + 1;
   taps = (2 * half + 3) & ~3u;
@@ -174,14 +175,16 @@ static inline v128_t dot4(const float *x, uint32_t s, const float *h, uint32_t n
  * comes first: unrolled four times, the loop pays about two checks per step of twelve
  * loads (clang reorders loads, so not one per base). The loop over groups is here, not
  * in produce, so that little else is live around the hot loop: 85k x86 instructions
- * per 48k-to-16k frame against 97k with one call per group (docs/wasm-abi.md). */
+ * per 48k-to-16k frame against 97k with one call per group (docs/wasm-abi.md; these counts
+ * are for the 116-tap filter `high` had before its passband went to 0.9 of Nyquist: with
+ * its 352 taps now, 172k). */
 static inline __attribute__((always_inline)) void dec8(const float *x, const uint32_t m, const float *hp,
                                                        uint32_t n, float *o, uint32_t stride, uint32_t groups) {
   const uint32_t steps = (n + 4 * m) / 8, tail = (n + 4 * m) % 8; /* tail: 0 or 4 */
   for (; groups; groups--, x += 8 * m, o += 8 * stride) {
     v128_t a[4] = {wasm_f32x4_splat(0), a[0], a[0], a[0]}, b[4] = {a[0], a[0], a[0], a[0]};
     const float *xi = x, *hi_ = hp;
-#pragma clang loop unroll_count(4) /* 67k instructions per 48k-to-16k frame; 78k without, 72k at 2, 69k at 8 */
+#pragma clang loop unroll_count(4) /* 116 taps: 67k instructions a frame; 78k without, 72k at 2, 69k at 8 */
     for (uint32_t s = steps; s; s--, xi += 8, hi_ += 8) {
       v128_t y[4], h1 = wasm_v128_load(hi_ + 4 * m + 4), h0 = wasm_v128_load(hi_ + 4);
       for (int k = 3; k >= 0; k--) y[k] = wasm_v128_load(xi + k * m + 4); /* the farthest first */

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from functools import cache
 from math import gcd
+from typing import Any, Callable
 
 import numpy as np
 
-try:
-    from scipy.signal import resample_poly as _resample_poly  # type: ignore[import-untyped]
-except ImportError:  # scipy is optional
-    _resample_poly = None
+
+@cache
+def _scipy_resample_poly() -> Callable[..., Any] | None:
+    """scipy's resample_poly, or None without scipy. Imported at first use, not with this module: scipy maps
+    large libraries, more than a worker under --memory-limit may have, and most workers never resample."""
+    try:
+        from scipy.signal import resample_poly  # type: ignore[import-untyped]
+    except ImportError:  # scipy is optional
+        return None
+    return resample_poly  # type: ignore[no-any-return]
+
 
 _HALF_TAPS = 16  # windowed-sinc half length, in input samples at the lower of the two rates
 
@@ -22,9 +31,10 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     if rate_in == rate_out:
         return x
     x = np.asarray(x, dtype=np.float32)
-    if _resample_poly is not None:
+    resample_poly = _scipy_resample_poly()
+    if resample_poly is not None:
         g = gcd(rate_in, rate_out)
-        y: np.ndarray = _resample_poly(x, rate_out // g, rate_in // g, axis=-1)
+        y: np.ndarray = resample_poly(x, rate_out // g, rate_in // g, axis=-1)
         return y.astype(np.float32)
     g = gcd(rate_in, rate_out)
     up, down = rate_out // g, rate_in // g

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/internal/gogc"
@@ -134,7 +135,12 @@ type wasmFlags struct {
 	memoryPages uint
 	callTimeout time.Duration
 	cacheDir    string
-	modulesDir  string
+	modulesDirs listFlag // --modules, repeatable (modules.go)
+
+	log      io.Writer                    // warnings of loading modules (nil: none)
+	def      *def.Definition              // registry also registers the modules its nodes name (module:)
+	defPath  string                       // the file def came from: module: paths are relative to it
+	declared map[string][sha256.Size]byte // node type -> sha256 of the module that declared it
 }
 
 func (w *wasmFlags) register(fs *flag.FlagSet) {
@@ -145,7 +151,7 @@ func (w *wasmFlags) register(fs *flag.FlagSet) {
 		def = filepath.Join(dir, "remotemedia", "wazero")
 	}
 	fs.StringVar(&w.cacheDir, "wasm-cache", def, "directory of the compiled-module cache (empty: no cache)")
-	fs.StringVar(&w.modulesDir, "modules", "", "load the standard modules from this directory instead of the ones built into the binary (for module development)")
+	fs.Var(&w.modulesDirs, "modules", "a directory of node modules (repeatable): its standard module files replace the ones built into the binary, and every other module that declares its node type adds that type (docs/wasm-abi.md)")
 }
 
 // embeddedHashes is the sha256 of each standard module built into the binary,
@@ -162,19 +168,9 @@ var embeddedHashes = sync.OnceValue(func() [][sha256.Size]byte {
 	return out
 })
 
-// dirLoader loads modules from a directory.
-type dirLoader string
-
-func (d dirLoader) Load(_ context.Context, name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(name)))
-	if err != nil {
-		return nil, fmt.Errorf("module %s is not in --modules %s: %w", name, string(d), err)
-	}
-	return b, nil
-}
-
-// registry builds the node registry of this binary: the standard WASM modules on
-// a wazero host.
+// registry builds the node registry of this binary on a wazero host: the
+// standard WASM modules, the modules that declare their node type (built in, or
+// of --modules: moduleSpecs), and those w.def's nodes name with module:.
 func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host, error) {
 	h, err := wasmhost.New(ctx, wasmhost.Config{
 		MemoryLimitPages: uint32(w.memoryPages),
@@ -186,11 +182,14 @@ func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host
 		return nil, nil, err
 	}
 	reg := node.NewRegistry()
-	var loader wasmnode.Loader = modules.Loader{}
-	if w.modulesDir != "" {
-		loader = dirLoader(w.modulesDir)
+	specs, loader, err := w.moduleSpecs(cmp.Or[io.Writer](w.log, io.Discard))
+	if err == nil {
+		err = wasmnode.Register(reg, h, loader, specs)
 	}
-	if err := wasmnode.Register(reg, h, loader, wasmnode.Standard); err != nil {
+	if err == nil && w.def != nil {
+		err = w.registerDefModules(reg, h)
+	}
+	if err != nil {
 		h.Close(ctx)
 		return nil, nil, err
 	}
@@ -235,6 +234,7 @@ func cmdNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
+	wf.log = stderr
 	reg, cleanup, err := registryFor(ctx, nil, &wf, &pf, stderr)
 	if err != nil {
 		return err

@@ -228,7 +228,7 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"missing input", []string{"run", example, "--in", filepath.Join(dir, "nope.wav"), "--out", filepath.Join(dir, "o.wav")}, []string{"nope.wav"}},
 		{"no output", []string{"run", example, "--in", goodWAV}, []string{"--out"}},
 		{"unknown command", []string{"frobnicate"}, []string{"unknown command"}},
-		{"missing module", []string{"run", example, "--in", goodWAV, "--out", filepath.Join(dir, "o.wav"), "--modules", dir}, []string{"to_mono.wasm", "not in --modules"}},
+		{"missing --modules directory", []string{"run", example, "--in", goodWAV, "--out", filepath.Join(dir, "o.wav"), "--modules", filepath.Join(dir, "nope")}, []string{"--modules", "nope", "not a directory"}},
 		{"truncated msgpack", []string{"frames", truncMsgpack}, []string{"frame 1", "truncated"}},
 		{"garbage msgpack", []string{"frames", garbage}, []string{"frame 0", "cannot decode"}},
 	}

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
 
 func httpGet(t *testing.T, url string) (*http.Response, []byte) {
@@ -38,8 +41,9 @@ func httpGet(t *testing.T, url string) (*http.Response, []byte) {
 // --modules choosing the modules served.
 func TestServePythonOff(t *testing.T) {
 	dir := t.TempDir()
-	mod := []byte("\x00asm\x01\x00\x00\x00")
-	if err := os.WriteFile(filepath.Join(dir, "mine.wasm"), mod, 0o644); err != nil {
+	// It replaces gain.wasm, and does not compile (a truncated section).
+	mod := []byte("\x00asm\x01\x00\x00\x00\x01\xff")
+	if err := os.WriteFile(filepath.Join(dir, "gain.wasm"), mod, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + startServe(t, "--python", "off", "--modules", dir, "--wasm-memory-pages", "512", "--wasm-call-timeout", "2s")
@@ -75,17 +79,22 @@ func TestServePythonOff(t *testing.T) {
 
 	status, ready := waitCompiled(t, base)
 	if status != http.StatusServiceUnavailable || ready.Ready || ready.Checks["python"] != "off" ||
-		!strings.Contains(ready.Checks["modules"], "have no module that compiles") || strings.Contains(ready.Checks["modules"], dir) {
-		t.Errorf("/readyz = %d %+v, want 503, python off, modules failed (without the path)", status, ready)
+		!strings.HasPrefix(ready.Checks["modules"], "1 of ") || !strings.Contains(ready.Checks["modules"], "have no module that compiles") ||
+		strings.Contains(ready.Checks["modules"], dir) {
+		t.Errorf("/readyz = %d %+v, want 503, python off, one module failed (without the path)", status, ready)
 	}
 
 	_, body = httpGet(t, base+"/modules/index.json")
 	var index map[string]string
-	if err := json.Unmarshal(body, &index); err != nil || len(index) != 1 || index["mine.wasm"] == "" {
-		t.Fatalf("/modules/index.json = %s, want the one module of --modules", body)
+	if err := json.Unmarshal(body, &index); err != nil || index["gain.wasm"] == "" || index["vad.wasm"] == "" {
+		t.Fatalf("/modules/index.json = %s, want gain.wasm of --modules and the binary's others", body)
 	}
-	if _, got := httpGet(t, base+"/modules/mine.wasm"); !bytes.Equal(got, mod) {
-		t.Fatalf("/modules/mine.wasm = %q, want the file of --modules", got)
+	if _, got := httpGet(t, base+"/modules/gain.wasm"); !bytes.Equal(got, mod) {
+		t.Fatalf("/modules/gain.wasm = %q, want the file of --modules", got)
+	}
+	builtin, err := fs.ReadFile(modules.FS(), "vad.wasm")
+	if _, got := httpGet(t, base+"/modules/vad.wasm"); err != nil || !bytes.Equal(got, builtin) {
+		t.Fatalf("/modules/vad.wasm: %d bytes, want the binary's own %d (%v)", len(got), len(builtin), err)
 	}
 }
 

@@ -25,6 +25,16 @@
 // into a few, which the server's wazero host otherwise decodes on every load
 // (about 10 of the 50 ms a Go module takes to load from the compilation cache).
 //
+// To be a node type of its own (loaded with `remotemedia run --modules DIR`, a
+// definition's module:, or rm.registerModule(url) in a tab), the module declares
+// it in a remotemedia.node custom section (docs/wasm-abi.md, "Declaring the node
+// type"). Go's linker cannot place one, so a last step appends it from a JSON
+// file, after checking it as the host will:
+//
+//	go run github.com/remotemedia/hybrid/wasm-modules/sdk/go/declare gain.wasm node.json
+//
+// (wasm-modules/go/chunker/node.json is the chunker's.)
+//
 // The SDK provides the module's exports (rm_abi_version, rm_alloc, rm_free, rm_init,
 // rm_process, rm_flush) and calls the rm imports; those parts are built only for
 // GOOS=wasip1, while Params also builds (and is tested) on the host.

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"syscall"
+	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/node"
+	"github.com/remotemedia/hybrid/core/wasmnode"
+	"github.com/remotemedia/hybrid/target/wasmhost"
+	modules "github.com/remotemedia/hybrid/wasm-modules"
+)
+
+// vadEvent is the part of the vad node's events the evaluation reads.
+type vadEvent struct {
+	Event  string  `json:"event"`
+	TimeMS float64 `json:"time_ms"`
+}
+
+// ours runs the vad node (the standard vad.wasm through the same node code the
+// server runs) over audio.
+type ours struct {
+	reg  *node.Registry
+	host wasmnode.Host
+}
+
+func newOurs(ctx context.Context) (*ours, error) {
+	h, err := wasmhost.New(ctx, wasmhost.Config{})
+	if err != nil {
+		return nil, err
+	}
+	reg := node.NewRegistry()
+	if err := wasmnode.Register(reg, h, modules.Loader{}, wasmnode.Standard); err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	return &ours{reg: reg, host: h}, nil
+}
+
+func (o *ours) Close(ctx context.Context) error { return o.host.Close(ctx) }
+
+// run feeds s (16-bit, Rate Hz mono) in frameMS frames to a vad node with params
+// over its defaults and returns the speech segments its events mark, and the CPU
+// time the process spent in the node's calls.
+func (o *ours) run(ctx context.Context, s []int16, params map[string]any, frameMS int) ([]Segment, time.Duration, error) {
+	spec, err := o.reg.Lookup("vad", "wasm")
+	if err != nil {
+		return nil, 0, err
+	}
+	full := map[string]any{}
+	for _, p := range spec.Params {
+		full[p.Name] = p.Default
+	}
+	for k, v := range params {
+		full[k] = v
+	}
+	n, err := spec.New(ctx, node.Config{ID: "vad", StreamID: "eval", Params: full})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer n.Close()
+	events := spec.OutputIndex("events")
+	var segs []Segment
+	var open float64 = -1
+	var bad error
+	emit := func(port int, f *frame.Frame) {
+		if port != events {
+			return
+		}
+		var e vadEvent
+		if err := json.Unmarshal(f.Data, &e); err != nil {
+			bad = fmt.Errorf("vadeval: event %q: %w", f.Data, err)
+			return
+		}
+		switch e.Event {
+		case "speech_start":
+			open = e.TimeMS / 1000
+		case "speech_end":
+			if open >= 0 {
+				segs = append(segs, Segment{open, e.TimeMS / 1000})
+			}
+			open = -1
+		}
+	}
+	per := Rate * frameMS / 1000
+	frames := make([]*frame.Frame, 0, len(s)/per+1)
+	for i := 0; i < len(s); i += per {
+		m := min(per, len(s)-i)
+		data := make([]byte, 4*m)
+		for k, v := range s[i : i+m] {
+			binary.LittleEndian.PutUint32(data[4*k:], math.Float32bits(float32(v)/32768))
+		}
+		frames = append(frames, &frame.Frame{Header: frame.Header{StreamID: "eval", Seq: uint64(len(frames)), Timestamp: int64(i) * 1e6 / Rate},
+			Kind: frame.KindAudio, Format: frame.F32, SampleRate: Rate, Channels: 1, Data: data})
+	}
+	start := cpuTime()
+	for _, f := range frames {
+		if err := n.Process(ctx, 0, f, emit); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := n.Flush(ctx, emit); err != nil {
+		return nil, 0, err
+	}
+	used := cpuTime() - start
+	return segs, used, bad
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
