@@ -40,7 +40,8 @@ type Definition struct {
 	Nodes       []NodeRef    `json:"nodes" yaml:"nodes"`
 	Connections []Connection `json:"connections,omitempty" yaml:"connections,omitempty"`
 
-	shape problems // what Parse found wrong with the document's shape; Validate reports it too
+	shape     problems // what Parse found wrong with the document's shape; Validate reports it too
+	fallbacks []string // the nodes the last check gave their fallback (fallback.go)
 }
 
 // Metadata names and describes a definition.
@@ -65,6 +66,18 @@ type NodeRef struct {
 	QueueSize int `json:"queue_size,omitempty" yaml:"queue_size,omitempty"`
 	// OnError is "continue" (the default) or "fail".
 	OnError string `json:"on_error,omitempty" yaml:"on_error,omitempty"`
+	// Module names a WebAssembly module file that declares NodeType
+	// (docs/wasm-abi.md), relative to the definition file. It is the operator's:
+	// remotemedia run, validate and serve register it before the definition is
+	// built; a client's inline definition may not name one.
+	Module string `json:"module,omitempty" yaml:"module,omitempty"`
+	// Fallback, when set, runs instead of NodeType where NodeType cannot run
+	// here (its model or library is not installed: node.Spec.Unavailable); the
+	// pipeline then runs with what the machine has, and Build says so once.
+	Fallback *Fallback `json:"fallback,omitempty" yaml:"fallback,omitempty"`
+	// Host, when set, runs the node on other `remotemedia serve` hosts (host.go):
+	// the operator's definitions only.
+	Host *Host `json:"host,omitempty" yaml:"host,omitempty"`
 }
 
 // Connection is one edge: from an output port to an input port. An endpoint is

@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 				`nodes[2].params.prefix: must be a string, got 1`,
 				`nodes[2].params.every: must be > 0`,
 				`nodes[3].params.window_ms: must be a finite number`,
-				`nodes[3].params.extra: unknown param (vad takes: threshold_db, min_level_db, window_ms, min_speech_ms, hangover_ms, gate)`,
+				`nodes[3].params.extra: unknown param (vad takes: mode, window_ms, min_speech_ms, hangover_ms, pad_ms, min_level_db, threshold_db, gate, frame_events)`,
 			},
 		},
 		{
@@ -246,7 +246,7 @@ func TestBuild(t *testing.T) {
 	t.Run("defaults filled", func(t *testing.T) {
 		g := build(t, "fanout.yaml")
 		vad := g.Nodes[0].Params
-		want := map[string]any{"threshold_db": 9.0, "min_level_db": -50.0, "window_ms": 10.0, "min_speech_ms": 60.0, "hangover_ms": 200.0, "gate": false}
+		want := map[string]any{"mode": int64(1), "min_level_db": -60.0, "window_ms": 10.0, "min_speech_ms": 60.0, "hangover_ms": 200.0, "pad_ms": 30.0, "gate": false, "frame_events": false}
 		if len(vad) != len(want) {
 			t.Errorf("vad params %#v", vad)
 		}

@@ -47,7 +47,31 @@ var testSpecs = []node.Spec{
 		// As core/pynode registers a Python node type: params from the worker, one
 		// port each way carrying every kind (examples/transcribe.yaml uses it).
 		Type: "WhisperASR", Runtime: node.RuntimePython, Doc: "Whisper speech to text",
-		Params:  []node.Param{{Name: "beam_size", Type: node.ParamInteger, Default: 5, Doc: "beam width"}},
+		Params: []node.Param{
+			{Name: "beam_size", Type: node.ParamInteger, Default: 5, Doc: "beam width"},
+			{Name: "per_utterance", Type: node.ParamBool, Default: false, Doc: "each frame is one utterance"},
+		},
+		Inputs:  []node.Port{{Name: "in"}},
+		Outputs: []node.Port{{Name: "out"}},
+	},
+	{
+		// The TTS nodes of examples/voice.yaml.
+		Type: "EspeakTTS", Runtime: node.RuntimePython, Doc: "espeak-ng text to speech",
+		Params: []node.Param{
+			{Name: "voice", Type: node.ParamString, Default: "en", Doc: "voice name"},
+			{Name: "speed", Type: node.ParamInteger, Default: 175, Doc: "words per minute"},
+		},
+		Inputs:  []node.Port{{Name: "in"}},
+		Outputs: []node.Port{{Name: "out"}},
+	},
+	{
+		// Registered as a go implementation so that remoteMediaRegistry's python
+		// stand-in can sit beside it; fallback_test.go makes one unavailable.
+		Type: "KokoroTTS", Runtime: node.RuntimeGo, Doc: "Kokoro text to speech",
+		Params: []node.Param{
+			{Name: "model_path", Type: node.ParamString, Operator: true, Doc: "model directory"},
+			{Name: "voice", Type: node.ParamString, Default: "af_heart", Doc: "voice name"},
+		},
 		Inputs:  []node.Port{{Name: "in"}},
 		Outputs: []node.Port{{Name: "out"}},
 	},

@@ -42,6 +42,7 @@ func Parse(data []byte) (*Definition, error) {
 		d  Definition
 		ps problems
 	)
+	fromRemoteMedia(doc.Content[0], &ps) // a RemoteMedia manifest and node type names (remotemedia.go)
 	decodeDefinition(doc.Content[0], &d, &ps)
 	if err := ps.err(); err != nil {
 		d.shape = ps
@@ -222,7 +223,7 @@ func decodeDefinition(n *yaml.Node, d *Definition, ps *problems) {
 }
 
 func decodeNode(n *yaml.Node, path string, nr *NodeRef, ps *problems) {
-	fields(n, path, ps, []string{"id", "node_type", "params", "runtime_hint", "queue_size", "on_error"}, func(key string, v *yaml.Node) {
+	fields(n, path, ps, []string{"id", "node_type", "params", "runtime_hint", "queue_size", "on_error", "module", "fallback", "host"}, func(key string, v *yaml.Node) {
 		p := join(path, key)
 		switch key {
 		case "id":
@@ -233,6 +234,12 @@ func decodeNode(n *yaml.Node, path string, nr *NodeRef, ps *problems) {
 			nr.RuntimeHint = str(v, p, ps)
 		case "on_error":
 			nr.OnError = str(v, p, ps)
+		case "module":
+			nr.Module = str(v, p, ps)
+		case "fallback":
+			nr.Fallback = decodeFallback(v, p, ps)
+		case "host":
+			nr.Host = decodeHost(v, p, ps)
 		case "queue_size":
 			if isNull(v) {
 				return

@@ -58,6 +58,24 @@ func Schema(reg *node.Registry) ([]byte, error) {
 			"runtime_hint": object{"enum": hints, "description": "which implementation to use: auto (the fastest available), wasm, go, python; server and browser are placement hints that behave like auto"},
 			"queue_size":   object{"type": "integer", "minimum": 0, "description": "bound of the node's input queue; 0 means the session default"},
 			"on_error":     object{"enum": []any{"continue", "fail"}, "description": "what a node error does to the session (default continue)"},
+			"module":       object{"type": "string", "description": "a WebAssembly module file that declares node_type, relative to the definition file (operator definitions only)"},
+			"host": object{
+				"description": "run the node on other remotemedia serve hosts (tried in order): a URL, a list, or {urls, timeout}; the operator's definitions only",
+				"oneOf": []any{
+					object{"type": "string"},
+					object{"type": "array", "items": object{"type": "string"}},
+					object{"type": "object", "additionalProperties": false, "required": []any{"urls"},
+						"properties": object{"urls": object{"type": "array", "items": object{"type": "string"}}, "timeout": object{"type": "string"}}},
+				},
+			},
+			"fallback": object{
+				"description": "the node type (a name, or {node_type, params}) that runs instead where node_type cannot run here (its model or library is not installed)",
+				"oneOf": []any{
+					object{"type": "string"},
+					object{"type": "object", "additionalProperties": false, "required": []any{"node_type"},
+						"properties": object{"node_type": object{"type": "string"}, "params": object{"type": "object"}}},
+				},
+			},
 		},
 	}
 	if len(rules) > 0 {

@@ -32,6 +32,7 @@ func Build(d *Definition, reg *node.Registry) (*sched.Graph, error) {
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
+	logFallbacks(d)
 	return g, nil
 }
 
@@ -42,6 +43,8 @@ type checker struct {
 	ps    problems
 	ids   map[string]int // node id -> index of its first definition
 	nodes []sched.NodeDef
+
+	fallbacks []string // nodes given their fallback (fallback.go)
 }
 
 func check(d *Definition, reg *node.Registry) (*sched.Graph, problems) {
@@ -70,6 +73,7 @@ func check(d *Definition, reg *node.Registry) (*sched.Graph, problems) {
 	}
 	edges, adj := c.checkConnections()
 	c.checkCycles(adj)
+	d.fallbacks = c.fallbacks
 	return &sched.Graph{Nodes: c.nodes, Edges: edges}, withShape(d.shape, c.ps)
 }
 
@@ -149,8 +153,24 @@ func (c *checker) checkNode(i int, runtimes map[string][]string) {
 		c.ps.add(path+".node_type", "missing")
 		return
 	}
+	if n.Host != nil { // its type is the hosts' (host.go)
+		c.checkHost(i, path)
+		return
+	}
 	have := runtimes[n.NodeType]
 	if len(have) == 0 {
+		if rm, python := remoteMediaNamesOf(n.NodeType); len(rm) > 0 {
+			where := "is not available in this build"
+			if python {
+				where = "is a Python node type, and no Python workers run here"
+			}
+			c.ps.add(path+".node_type", "%s (for RemoteMedia's %s) %s", n.NodeType, strings.Join(rm, ", "), where)
+			return
+		}
+		if n.Module != "" {
+			c.ps.add(path+".module", "%s was not loaded, so node type %q is unknown here (remotemedia run, validate and serve load a definition's modules; a tab registers one with rm.registerModule)", n.Module, n.NodeType)
+			return
+		}
 		c.ps.add(path+".node_type", "unknown node type %q%s", n.NodeType, didYouMean(n.NodeType, c.reg.Types()))
 		return
 	}
@@ -162,6 +182,9 @@ func (c *checker) checkNode(i int, runtimes map[string][]string) {
 		}
 	}
 	c.nodes[i].Spec = spec
+	if c.checkFallback(i, spec) {
+		return
+	}
 	if spec.Unavailable != "" && !setsOperatorParam(spec, n.Params) {
 		c.ps.add(path+".node_type", "%s cannot run here: %s", n.NodeType, strings.TrimPrefix(spec.Unavailable, n.NodeType+": "))
 	}

@@ -165,6 +165,13 @@ type nodeRun struct {
 	current  *frame.Frame  // data frame being processed, named by its errors
 	blockedN time.Duration // time the current Process call spent blocked in emit
 
+	// cancelMarks holds, for each cancel frame sent to this node by sendPrio
+	// and not yet handled, how many frames its data queue held then: handling
+	// the cancel discards those only, not the frames queued after it (a node's
+	// barge-in cancel followed by the next utterance). See cancelMark.
+	markMu      sync.Mutex
+	cancelMarks map[*frame.Frame]int
+
 	in, out, dropped, errors, filtered atomic.Uint64
 	work, blocked                      atomic.Int64 // totals, ns
 	lat, blockedLat                    histogram
@@ -665,6 +672,10 @@ func (r *nodeRun) handle(it item) {
 	default:
 		return
 	}
+	mark := -1
+	if f.Op == frame.Cancel {
+		mark = r.cancelMark(f)
+	}
 	for _, seen := range r.recent {
 		if seen == f {
 			return
@@ -678,7 +689,7 @@ func (r *nodeRun) handle(it item) {
 	if f.Op == frame.Flush {
 		err = r.n.Flush(r.s.ctx, r.emitFn)
 	} else {
-		r.discardQueued()
+		r.discardQueued(mark)
 		err = r.n.Process(r.s.ctx, it.port, f, r.emitFn)
 	}
 	if err != nil && !r.fail(err) {
@@ -687,14 +698,19 @@ func (r *nodeRun) handle(it item) {
 	r.forwardControl(f, -1)
 }
 
-// discardQueued drops the data frames queued now, counting them; an end-of-stream
-// among them still counts as received.
-func (r *nodeRun) discardQueued() {
+// discardQueued drops the data frames queued now, at most limit of them (all
+// when limit < 0), counting them; an end-of-stream among them still counts as
+// received.
+func (r *nodeRun) discardQueued(limit int) {
 	if r.s.synchronous {
 		r.discardSynchronous()
 		return
 	}
-	for n := len(r.data); n > 0; n-- {
+	n := len(r.data)
+	if limit >= 0 && limit < n {
+		n = limit
+	}
+	for ; n > 0; n-- {
 		select {
 		case it := <-r.data:
 			if it.f.Kind == frame.KindControl {
@@ -706,6 +722,22 @@ func (r *nodeRun) discardQueued() {
 			return
 		}
 	}
+}
+
+// cancelMark returns (and forgets) how many frames r's data queue held when the
+// cancel f was sent to it, or -1 for a cancel that came another way (Control,
+// to a source: it discards everything queued when it is handled). The node
+// takes no data frame between the two (its next item is always the cancel) but
+// a drop_oldest sender may, so the mark can cover a frame that came after it.
+func (r *nodeRun) cancelMark(f *frame.Frame) int {
+	r.markMu.Lock()
+	defer r.markMu.Unlock()
+	n, ok := r.cancelMarks[f]
+	if !ok {
+		return -1
+	}
+	delete(r.cancelMarks, f)
+	return n
 }
 
 // forwardControl sends a flush or cancel ahead of data on every edge of one
@@ -884,6 +916,16 @@ func (r *nodeRun) sendPrio(it item) bool {
 			r.prioQueue.push(it)
 		}
 		return true
+	}
+	if it.f.IsControl(frame.Cancel) {
+		r.markMu.Lock()
+		if r.cancelMarks == nil {
+			r.cancelMarks = map[*frame.Frame]int{}
+		}
+		if _, twice := r.cancelMarks[it.f]; !twice { // along a second path of a diamond: the first counts
+			r.cancelMarks[it.f] = len(r.data)
+		}
+		r.markMu.Unlock()
 	}
 	select {
 	case r.prio <- it:

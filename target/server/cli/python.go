@@ -123,8 +123,13 @@ func needsPython(d *def.Definition, reg *node.Registry) (bool, string) {
 		if n.RuntimeHint == string(node.RuntimePython) {
 			return true, fmt.Sprintf("node %q asks for the python runtime, but ", n.ID)
 		}
-		if _, err := reg.Lookup(n.NodeType, ""); errors.Is(err, node.ErrUnknownType) && !closeToAny(n.NodeType, reg.Types()) {
+		spec, err := reg.Lookup(n.NodeType, "")
+		if errors.Is(err, node.ErrUnknownType) && !closeToAny(n.NodeType, reg.Types()) {
 			unknown = append(unknown, fmt.Sprintf("%q", n.NodeType))
+		}
+		if err == nil && spec.Runtime == node.RuntimeWASM && spec.Unavailable != "" && n.RuntimeHint != string(node.RuntimeWASM) {
+			// runtime_hint auto falls back to a Python implementation, if the worker has one
+			return true, fmt.Sprintf("node %q (%s) cannot run as WASM here (%s), and ", n.ID, n.NodeType, spec.Unavailable)
 		}
 	}
 	if len(unknown) == 0 {
@@ -134,11 +139,13 @@ func needsPython(d *def.Definition, reg *node.Registry) (bool, string) {
 }
 
 // closeToAny reports whether s is a likely typo of one of names (case-insensitive
-// edit distance up to 1 + len/5, as validation's suggestions).
+// edit distance up to 1 + len/5, as validation's suggestions). A name that
+// differs only in case is not: Python node types are CamelCase, and one may
+// share its letters with a WASM type (PassThrough and passthrough).
 func closeToAny(s string, names []string) bool {
 	s = strings.ToLower(s)
 	for _, n := range names {
-		if editDistance(s, strings.ToLower(n)) <= 1+len(s)/5 {
+		if d := editDistance(s, strings.ToLower(n)); d > 0 && d <= 1+len(s)/5 {
 			return true
 		}
 	}

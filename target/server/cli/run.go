@@ -37,6 +37,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if d == nil { // with shape problems d is still there, and Build reports them with every other
 		return err
 	}
+	wf.log, wf.def, wf.defPath = stderr, d, pos[0]
 	reg, cleanup, err := registryFor(ctx, d, &wf, &pf, stderr)
 	if err != nil {
 		return err
@@ -99,6 +100,7 @@ func run(ctx context.Context, defPath string, rf runFlags, stdout, stderr io.Wri
 	if d == nil { // with shape problems d is still there, and runner.Load reports them with every other
 		return fmt.Errorf("%s:\n%w", defPath, err)
 	}
+	rf.wasm.log, rf.wasm.def, rf.wasm.defPath = stderr, d, defPath
 	reg, cleanup, err := registryFor(ctx, d, &rf.wasm, &rf.python, stderr)
 	if err != nil {
 		return err

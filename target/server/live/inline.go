@@ -27,6 +27,9 @@ func inlinePipeline(data []byte, reg *node.Registry) (*Pipeline, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInline, err)
 	}
 	operator := operatorProblems(d, reg)
+	if namesHost(d) { // not built: Build would send requests to the hosts a client names
+		return nil, fmt.Errorf("%w: %w", ErrInline, &def.ValidationError{Problems: operator})
+	}
 	p, err := buildPipeline(data, reg, "")
 	if err != nil || len(operator) > 0 {
 		var ps []def.Problem
@@ -45,10 +48,15 @@ func inlinePipeline(data []byte, reg *node.Registry) (*Pipeline, error) {
 	return p, nil
 }
 
-// operatorProblems lists the operator-only params d sets.
+// operatorProblems lists the operator-only params and the module files d sets.
 func operatorProblems(d *def.Definition, reg *node.Registry) []def.Problem {
 	var ps []def.Problem
 	for i, n := range d.Nodes {
+		if n.Module != "" { // a file path on the server: the operator's definitions only
+			ps = append(ps, def.Problem{Path: fmt.Sprintf("nodes[%d].module", i),
+				Msg: "a client may not name a module file (the server's own definitions and --modules do)"})
+		}
+		ps = append(ps, voiceOperatorProblems(i, n, reg)...)
 		if len(n.Params) == 0 {
 			continue
 		}

@@ -31,8 +31,10 @@ type Pipeline struct {
 	Source string `json:"-"`
 
 	def   *def.Definition
-	graph *sched.Graph
-	ports []outPort // meta of every output, for tagging output frames
+	graph *sched.Graph // what live sessions run: with barge-in on (bargein.go)
+	ports []outPort    // meta of every output, for tagging output frames
+	// runGraph is what one-shot runs run: the definition as it is.
+	runGraph *sched.Graph
 	// metricName labels the pipeline's series: its name, "inline" for inline ones.
 	metricName string
 }
@@ -135,7 +137,7 @@ func buildPipeline(data []byte, reg *node.Registry, source string) (*Pipeline, e
 		base := filepath.Base(source)
 		name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	p := &Pipeline{Name: name, Description: d.Metadata.Description, Source: source, def: d, graph: g, metricName: name}
+	p := &Pipeline{Name: name, Description: d.Metadata.Description, Source: source, def: d, graph: withBargeIn(d, g), runGraph: g, metricName: name}
 	if source == "" {
 		p.metricName = "inline"
 	}

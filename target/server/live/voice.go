@@ -1,0 +1,101 @@
+package live
+
+import (
+	"fmt"
+
+	"github.com/remotemedia/hybrid/core/def"
+	"github.com/remotemedia/hybrid/core/node"
+	"github.com/remotemedia/hybrid/core/sched"
+)
+
+// DefaultBargeInMS is the barge_in_ms a live session gives each speech_buffer
+// node whose definition leaves it unset: in a live session the user may talk
+// over a reply, and then the reply's queued work and audio are cancelled and
+// the client is told to stop playing it (docs/voice.md). `remotemedia run` and
+// one-shot runs, which process a file faster than real time, keep the node's
+// default (off): there every reply is still in flight when the next utterance
+// starts, and nothing is played.
+const DefaultBargeInMS = 150.0
+
+// bargeInType is the node type that barges in, and bargeInParam its param.
+const (
+	bargeInType  = "speech_buffer"
+	bargeInParam = "barge_in_ms"
+)
+
+// withBargeIn returns g with barge-in on (DefaultBargeInMS) for each
+// speech_buffer node whose definition d does not set barge_in_ms, or g itself
+// when there is none. g's nodes are d's, in order (def.Build).
+func withBargeIn(d *def.Definition, g *sched.Graph) *sched.Graph {
+	var out *sched.Graph
+	for i, n := range g.Nodes {
+		if n.Spec == nil || n.Spec.Type != bargeInType || i >= len(d.Nodes) {
+			continue
+		}
+		if _, set := d.Nodes[i].Params[bargeInParam]; set {
+			continue
+		}
+		if out == nil {
+			c := *g
+			c.Nodes = append([]sched.NodeDef(nil), g.Nodes...)
+			out = &c
+		}
+		params := make(map[string]any, len(n.Params)+1)
+		for k, v := range n.Params {
+			params[k] = v
+		}
+		params[bargeInParam] = DefaultBargeInMS
+		out.Nodes[i].Params = params
+	}
+	if out == nil {
+		return g
+	}
+	return out
+}
+
+// oneShotGraph is the graph a one-shot run runs: the definition as it is,
+// without the live default of barge-in.
+func (p *Pipeline) oneShotGraph() *sched.Graph {
+	if p.runGraph != nil {
+		return p.runGraph
+	}
+	return p.graph
+}
+
+// voiceOperatorProblems lists what node i of a client's inline definition may
+// not say: hosts to run it on (the server would send requests wherever a
+// client names), and operator-only params of its fallback (it may name a
+// fallback node type, with the params a client may set, as for any node).
+func voiceOperatorProblems(i int, n def.NodeRef, reg *node.Registry) []def.Problem {
+	var ps []def.Problem
+	if n.Host != nil {
+		ps = append(ps, def.Problem{Path: fmt.Sprintf("nodes[%d].host", i),
+			Msg: "a client may not place a node on another host (the server's own definitions do)"})
+	}
+	if n.Fallback == nil || len(n.Fallback.Params) == 0 {
+		return ps
+	}
+	spec, err := reg.Lookup(n.Fallback.NodeType, "auto")
+	if err != nil {
+		return ps // Build reports it
+	}
+	for _, p := range spec.Params {
+		if _, set := n.Fallback.Params[p.Name]; set && p.Operator {
+			ps = append(ps, def.Problem{
+				Path: fmt.Sprintf("nodes[%d].fallback.params.%s", i, p.Name),
+				Msg:  fmt.Sprintf("operator-only param of %s: a client may not set it (the server's own definitions and configuration do)", spec.Type),
+			})
+		}
+	}
+	return ps
+}
+
+// namesHost reports whether a node of d names hosts to run on.
+func namesHost(d *def.Definition) bool {
+	for _, n := range d.Nodes {
+		if n.Host != nil {
+			return true
+		}
+	}
+	return false
+}
