@@ -95,11 +95,13 @@ type server struct {
 	url string // http://127.0.0.1:PORT/
 }
 
-func startServer(t testing.TB) *server {
+// startServer starts `remotemedia serve` on a free loopback port, with args
+// added to its command line.
+func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
 	cmd.Dir = ".."
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log

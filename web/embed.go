@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-//go:embed index.html demo.js demo.css remotemedia.js wasi-shim.js dist
+//go:embed index.html demo.js demo.css remotemedia.js wasi-shim.js inspector.html inspector.js dist
 var static embed.FS
 
 // Handler serves the web files, the modules of modules (NAME.wasm at its root)
@@ -30,14 +30,20 @@ var static embed.FS
 // may be nil.
 func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", file(static, "index.html"))
-	for _, name := range []string{"remotemedia.js", "wasi-shim.js", "demo.js", "demo.css"} {
+	mux.HandleFunc("GET /{$}", isolated(file(static, "index.html")))
+	mux.HandleFunc("GET /inspector.html", file(static, "inspector.html"))
+	for _, name := range []string{"wasi-shim.js", "demo.js", "demo.css", "inspector.js"} {
 		mux.HandleFunc("GET /"+name, file(static, name))
 	}
-	mjs, err := esModuleOf(static)
-	mux.HandleFunc("GET /remotemedia.mjs", bytesFile("remotemedia.mjs", mjs, err))
-	mux.HandleFunc("GET /core.wasm", encodedFile(static, "dist/core.wasm"))
+	core, coreVersion := encodedFile(static, "dist/core.wasm")
+	mux.HandleFunc("GET /core.wasm", core)
 	mux.HandleFunc("GET /wasm_exec.js", file(static, "dist/wasm_exec.js"))
+	// What remotemedia.js loads at start-up, by version (withVersions).
+	versions := map[string]string{"core.wasm": coreVersion, "wasm_exec.js": versionOf(static, "dist/wasm_exec.js"), "wasi-shim.js": versionOf(static, "wasi-shim.js")}
+	classic, err := fs.ReadFile(static, "remotemedia.js")
+	mux.HandleFunc("GET /remotemedia.js", bytesFile("remotemedia.js", withVersions(classic, versions), err))
+	mjs, err := esModuleOf(static)
+	mux.HandleFunc("GET /remotemedia.mjs", bytesFile("remotemedia.mjs", withVersions(mjs, versions), err))
 
 	index, wasm := moduleIndex(modules)
 	gzipped := map[string]func() []byte{}
@@ -89,6 +95,18 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	return mux
 }
 
+// isolated serves the demo page cross-origin isolated (COOP same-origin, COEP
+// require-corp): there performance.now(), the clock of the tab's per-node
+// latencies, ticks every 5 µs instead of every 100 µs. Everything the page loads
+// comes from its own origin, so the policies take nothing from it.
+func isolated(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
+		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
+		next(w, r)
+	}
+}
+
 // moduleIndex reads the top-level .wasm files of modules once.
 func moduleIndex(modules fs.FS) ([]byte, map[string][]byte) {
 	wasm := map[string][]byte{}
@@ -124,14 +142,15 @@ func bytesFile(name string, b []byte, err error) http.HandlerFunc {
 	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
 		".css": "text/css; charset=utf-8", ".wasm": "application/wasm"}
 	sum := sha256.Sum256(b)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	version := hex.EncodeToString(sum[:16])
+	etag := `"` + version + `"`
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			http.Error(w, name+" is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", types[path.Ext(name)])
-		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", cacheControl(r, version))
 		w.Header().Set("ETag", etag)
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	}
@@ -157,16 +176,65 @@ type encoding struct {
 	etag   string
 }
 
+// versionsLine is the line of remotemedia.js that the server fills in with the
+// versions of the files it loads at start-up (withVersions).
+const versionsLine = `const VERSIONS = {};`
+
+// withVersions writes versions (file name -> version; "" for a file not
+// built) into remotemedia.js's VERSIONS, so that the script asks for
+// NAME?v=VERSION: URLs that stay the same while the build does, which the
+// browser keeps without asking again (cacheControl).
+func withVersions(script []byte, versions map[string]string) []byte {
+	known := map[string]string{}
+	for name, v := range versions {
+		if v != "" {
+			known[name] = v
+		}
+	}
+	b, _ := json.Marshal(known) // a map of strings: no error; keys sorted
+	return bytes.Replace(script, []byte(versionsLine), []byte(`const VERSIONS = `+string(b)+`;`), 1)
+}
+
+// versionOf is the version of a file of fsys (as its ETag gives it), or ""
+// when it is missing.
+func versionOf(fsys fs.FS, name string) string {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// immutable is the Cache-Control of a file asked for by its version.
+const immutable = "public, max-age=31536000, immutable"
+
+// cacheControl is immutable for a request with ?v=version (the file's own),
+// else no-cache: the browser revalidates it by its ETag.
+func cacheControl(r *http.Request, version string) string {
+	if v := r.URL.Query().Get("v"); v != "" && v == version {
+		return immutable
+	}
+	return "no-cache"
+}
+
 // encodedFile serves name (application/wasm) with the copies `make browser`
 // precompressed beside it (tools/precompress): name.br to a client whose
 // Accept-Encoding allows br, else name.gz to one that allows gzip, else name
 // itself, always with Vary: Accept-Encoding. The copies are used only when
 // name.sha256 is the sha256 of name, so a core.wasm rebuilt without them is
-// served raw rather than with stale copies.
-func encodedFile(fsys fs.FS, name string) http.HandlerFunc {
+// served raw rather than with stale copies. It returns the file's version (hex
+// of the first half of its sha256; "" when the file is missing): a request
+// with ?v=VERSION gets the file with Cache-Control immutable for a year, any
+// other one with no-cache (revalidated by ETag).
+func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
 	raw, err := fs.ReadFile(fsys, name)
 	sum := sha256.Sum256(raw)
 	etag := hex.EncodeToString(sum[:16])
+	version := etag
+	if err != nil {
+		version = ""
+	}
 	encodings := []encoding{{"", raw, `"` + etag + `"`}}
 	if made, _ := fs.ReadFile(fsys, name+".sha256"); err == nil && strings.TrimSpace(string(made)) == hex.EncodeToString(sum[:]) {
 		for _, c := range []struct{ coding, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
@@ -184,10 +252,10 @@ func encodedFile(fsys fs.FS, name string) http.HandlerFunc {
 		h := w.Header()
 		h.Add("Vary", "Accept-Encoding")
 		h.Set("Content-Type", "application/wasm")
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", cacheControl(r, version))
 		h.Set("ETag", e.etag)
 		serveEncoded(w, r, e.coding, e.b)
-	}
+	}, version
 }
 
 // serveEncoded serves b, coded as coding ("" for none), with its length and the

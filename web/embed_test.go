@@ -105,7 +105,7 @@ func TestCoreWasmEncodings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := get(t, encodedFile(tt.given, "dist/core.wasm"), "/core.wasm", tt.accept)
+			resp, body := get(t, handlerOf(encodedFile(tt.given, "dist/core.wasm")), "/core.wasm", tt.accept)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %s", resp.Status)
 			}
@@ -128,7 +128,7 @@ func TestCoreWasmEncodings(t *testing.T) {
 	}
 	// The ETag names the representation, so a cache never answers a gzip
 	// client's revalidation with the brotli bytes.
-	h := encodedFile(fresh, "dist/core.wasm")
+	h, _ := encodedFile(fresh, "dist/core.wasm")
 	r1, _ := get(t, h, "/core.wasm", "br")
 	r2, _ := get(t, h, "/core.wasm", "gzip")
 	r3, _ := get(t, h, "/core.wasm", "")

@@ -33,6 +33,12 @@
   // module: const scriptURL = import.meta.url;
   const here = g.__remotemediaBase ?? (scriptURL ? new URL(".", scriptURL).href : new URL("/", location.href).href);
   const CACHE = "remotemedia-v1";
+  // The server fills in the versions of core.wasm, wasm_exec.js and wasi-shim.js
+  // (web/embed.go): NAME?v=VERSION is then a URL the browser keeps without asking
+  // again (a new build has a new one). Empty (a copy of this script hosted
+  // elsewhere): the files are revalidated on every load.
+  const VERSIONS = {};
+  const versioned = (name) => name + (VERSIONS[name] ? "?v=" + VERSIONS[name] : "");
   let coreReady = null; // one core.wasm per page
 
   function loadScript(url) {
@@ -49,46 +55,76 @@
     });
   }
 
-  // fetchCached: the network first (so a new build is picked up; the HTTP cache
-  // revalidates it by ETag), the Cache API when the network fails. The Cache API
-  // copy is rewritten only when the ETag changed, in the background: the caller
-  // starts compiling the response meanwhile.
-  async function fetchCached(url) {
+  // fetchCached: a versioned URL (immutable: a new build has a new one) is
+  // taken from the Cache API when it is there: that copy is stored decoded, so
+  // it reads in about 25 ms where the HTTP cache's brotli copy of core.wasm
+  // takes 100-250 ms to decode (docs/browser.md, "Start-up"). Otherwise the
+  // network first (the HTTP cache keeps a versioned URL as it is and
+  // revalidates any other by ETag, so a new build is picked up), the Cache API
+  // when the network fails. The Cache API copy is rewritten only when the ETag
+  // changed, in the background: the caller starts compiling the response
+  // meanwhile.
+  async function fetchCached(url, immutable) {
     const cacheP = g.caches ? g.caches.open(CACHE).catch(() => null) : Promise.resolve(null);
+    if (immutable) {
+      const cache = await cacheP;
+      const hit = cache && (await cache.match(url).catch(() => null));
+      if (hit) return hit;
+    }
     let resp;
     try {
-      resp = await fetch(url, { cache: "no-cache" });
-      if (!resp.ok) throw new Error(url + ": HTTP " + resp.status);
+      resp = await fetch(url, { cache: immutable ? "default" : "no-cache" });
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
     } catch (err) {
       const cache = await cacheP;
       const hit = cache && (await cache.match(url).catch(() => null));
       if (hit) return hit;
-      throw err;
+      const other = new URL(url).origin !== new URL(g.location.href).origin;
+      throw new Error("remotemedia: cannot fetch " + url + ": " + err.message +
+        (other ? " (a server on another origin must allow this page's origin " + new URL(g.location.href).origin + ": remotemedia serve --allow-origin)" : ""));
     }
     const copy = resp.clone();
     cacheP.then(async (cache) => {
       const old = cache && (await cache.match(url));
       const etag = resp.headers.get("etag");
-      if (cache && (!old || !etag || old.headers.get("etag") !== etag)) await cache.put(url, copy);
-      else if (copy.body) await copy.body.cancel();
+      if (cache && (!old || !etag || old.headers.get("etag") !== etag)) {
+        await cache.put(url, copy);
+        // Copies of other versions of the same file are of no more use.
+        const path = new URL(url).pathname;
+        for (const req of await cache.keys()) if (req.url !== url && new URL(req.url).pathname === path) await cache.delete(req);
+      } else if (copy.body) await copy.body.cancel();
     }).catch(() => {});
     return resp;
   }
 
+  // mark records a step of the start-up as a performance mark ("remotemedia:…"),
+  // for the page's own timing (performance.getEntriesByType("mark")).
+  const mark = (name) => { try { performance.mark("remotemedia:" + name); } catch { /* no User Timing */ } };
+
   async function startCore(base) {
-    const wasm = fetchCached(base + "core.wasm"); // while the two scripts load
+    mark("start");
+    // The module index core.wasm's init asks for first, requested now so that it
+    // arrives while core.wasm compiles (target/browser/startup.go takes it).
+    const index = base + "modules/index.json";
+    g.__remotemediaPrefetch = { [index]: fetch(index, { cache: "no-cache" }) };
+    g.__remotemediaPrefetch[index].catch(() => {}); // a failure is init's to report
+    const wasm = fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"]); // while the two scripts load
     await Promise.all([
-      g.Go ? null : loadScript(base + "wasm_exec.js"),
-      g.RemoteMediaWASI ? null : loadScript(base + "wasi-shim.js"),
+      g.Go ? null : loadScript(base + versioned("wasm_exec.js")),
+      g.RemoteMediaWASI ? null : loadScript(base + versioned("wasi-shim.js")),
     ]);
+    mark("scripts");
     const resp = await wasm;
+    mark("response");
     const go = new g.Go();
     // Streaming compilation lets V8 keep the compiled code for the next visit.
     const streaming = WebAssembly.instantiateStreaming && (resp.headers.get("content-type") || "").startsWith("application/wasm");
     const { instance } = streaming
       ? await WebAssembly.instantiateStreaming(resp, go.importObject)
       : await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    mark(streaming ? "compiled" : "compiled-nonstreaming");
     go.run(instance).then(() => { coreReady = null; });
+    mark("running");
     if (!g.__remotemediaCore) throw new Error("remotemedia: core.wasm did not start");
     return g.__remotemediaCore;
   }
@@ -125,6 +161,8 @@
           value = await core.init(args[0]);
         } else if (!core) {
           throw new Error("remotemedia worker: init first");
+        } else if (method === "process" && args[2]) { // args[2] says: report progress
+          value = await core.process(args[0], args[1], (done, total) => g.postMessage({ progress: id, done, total }));
         } else if (method === "open") {
           let sid = -1;
           value = sid = await core.open(args[0], (out) => g.postMessage({ output: sid, out }), args[1]);
@@ -156,7 +194,7 @@
       this.pending = new Map(); // request id -> {resolve, reject, watched}
       this.sessions = new Map(); // worker session id -> onOutput, for this.gen
       this.pipelines = new Map(); // page pipeline id -> {text, opts, wid, gen}
-      this.modules = new Map(); // custom node type -> bytes
+      this.modules = new Map(); // custom node type -> registerModule's arguments
       this.nextPipeline = 1;
       this.worker = null;
       this.starting = null;
@@ -181,13 +219,17 @@
       w.onerror = (e) => { e.preventDefault(); this._kill(new Error("remotemedia worker: " + (e.message || "failed to start"))); };
       this.watch = setInterval(() => this._watch(), Math.max(10, this.timeoutMs / 4));
       const info = await this._send("init", [{ base: this.base, memoryPages: this.opts.memoryPages, callTimeoutMs: this.timeoutMs }]);
-      for (const [type, bytes] of this.modules) await this._send("registerModule", [type, bytes]);
+      for (const args of this.modules.values()) await this._send("registerModule", args);
       return info;
     }
 
     _message(m) {
       this.heard = performance.now();
       if (m.beat) return;
+      if (m.progress !== undefined) {
+        this.pending.get(m.progress)?.onProgress?.(m.done, m.total);
+        return;
+      }
       if (m.output !== undefined) {
         const on = this.sessions.get(m.output);
         if (on) on(m.out);
@@ -228,13 +270,13 @@
       this.sessions = new Map();
     }
 
-    _send(method, args) {
+    _send(method, args, onProgress) {
       if (!this.worker) return Promise.reject(new Error("remotemedia: the worker was stopped"));
       return new Promise((resolve, reject) => {
         const id = ++this.seq, watched = WATCHED.has(method);
         // The silence is measured from the start of the first watched request.
         if (watched && ![...this.pending.values()].some((p) => p.watched)) this.heard = performance.now();
-        this.pending.set(id, { resolve, reject, watched });
+        this.pending.set(id, { resolve, reject, watched, onProgress });
         this.worker.postMessage({ id, method, args });
       });
     }
@@ -260,7 +302,9 @@
       this.pipelines.set(id, { text, opts, wid, gen: this.gen });
       return id;
     }
-    async process(id, input) { return this._send("process", [await this._wid(id), input]); }
+    async process(id, input, onProgress) {
+      return onProgress ? this._send("process", [await this._wid(id), input, true], onProgress) : this._send("process", [await this._wid(id), input]);
+    }
     async open(id, onOutput, opts) {
       const sid = await this._send("open", [await this._wid(id), opts]);
       this.sessions.set(sid, onOutput);
@@ -275,14 +319,15 @@
       if (s.gen !== this.gen || !this.worker) throw new Error("remotemedia: this session ended when its worker was stopped after a timeout");
     }
     async stats(id) { return this._send("stats", [await this._wid(id)]); }
+    async graph(id) { return this._send("graph", [await this._wid(id)]); }
     async close(id) {
       const p = this.pipelines.get(id);
       this.pipelines.delete(id);
       if (p && p.gen === this.gen && this.worker) return this._send("close", [p.wid]);
     }
-    async registerModule(type, bytes) {
-      const r = await this._call("registerModule", [type, bytes]);
-      this.modules.set(type, bytes); // once it took: a new worker replays it
+    async registerModule(type, bytes, source) {
+      const r = await this._call("registerModule", [type, bytes, source]);
+      this.modules.set(r.node_type, [type, bytes, source]); // once it took: a new worker replays it
       return r;
     }
     moduleHashes() { return this._call("moduleHashes", []); }
@@ -324,6 +369,7 @@
       }
       const t0 = performance.now();
       const info = await core.init({ base, memoryPages: opts.memoryPages, callTimeoutMs: opts.callTimeoutMs });
+      mark("ready");
       return new RemoteMedia(core, base, info, performance.now() - t0);
     }
 
@@ -340,16 +386,41 @@
      * A bad definition rejects with an Error whose `problems` lists every
      * problem as {path, message}. opts: {frameMs: frame length (default 20),
      * server: the URL of a RemoteMedia server whose Python nodes the definition
-     * may use, token: its bearer token}.
+     * may use, token: its bearer token, split: split placement (docs/placement.md):
+     * the nodes with runtime_hint "server" and the Python nodes run on `server`
+     * through one live session per session, the rest in the tab; a string names
+     * the server's catalogue pipeline whose copy of those nodes runs, true sends
+     * the definition inline (the server needs `serve --allow-inline`)}.
      */
     async pipeline(def, opts = {}) {
       const server = opts.server ? new URL(opts.server, location.href).href : undefined;
-      const id = await this._core.pipeline(toText(def), { frameMs: opts.frameMs, server, token: opts.token });
+      const id = await this._core.pipeline(toText(def), { frameMs: opts.frameMs, server, token: opts.token, split: opts.split });
       return new Pipeline(this._core, id, opts);
     }
 
-    /** Registers a custom node type (audio in, audio out) from module bytes. */
-    registerModule(nodeType, bytes) { return this._core.registerModule(nodeType, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)); }
+    /**
+     * Registers a custom node type from a WebAssembly node module and resolves
+     * to its spec {node_type, doc, params, inputs, outputs, example}.
+     * registerModule(url) fetches the module (relative to the page) and
+     * registerModule(bytes) takes it as an ArrayBuffer or Uint8Array: either
+     * way the module declares its type, ports and params (docs/wasm-abi.md).
+     * registerModule(nodeType, bytes) names the type of a module that declares
+     * none, which then gets one audio input and one audio output.
+     */
+    async registerModule(a, b) {
+      let type = null, bytes = b, source;
+      if (b === undefined && (typeof a === "string" || a instanceof URL)) {
+        source = new URL(a, location.href).href;
+        const r = await fetch(source);
+        if (!r.ok) throw new Error(`registerModule: ${source}: HTTP ${r.status}`);
+        bytes = await r.arrayBuffer();
+      } else if (b === undefined) {
+        bytes = a;
+      } else {
+        type = a;
+      }
+      return this._core.registerModule(type, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), source);
+    }
     /** The node types this tab can run. */
     nodeTypes() { return this._core.nodeTypes(); }
     /** sha256 (hex) of every module loaded so far, by file name. */
@@ -358,6 +429,94 @@
     saveDefinition(name, text) { return this._core.saveDefinition(name, toText(text)); }
     /** The saved definition text, or undefined. */
     loadDefinition(name) { return this._core.loadDefinition(name); }
+
+    /** connectWebRTC on this instance's server (its base); see the static one. */
+    connectWebRTC(pipeline, mediaStream, opts = {}) {
+      return connectWebRTC(pipeline, mediaStream, { server: this.base, ...opts });
+    }
+
+    /**
+     * Runs the server's catalogue pipeline `pipeline` over WebRTC (docs/webrtc.md):
+     * mediaStream's first audio track goes to the server as Opus, the pipeline's
+     * events come back on a data channel and its audio output as a track. Needs
+     * no core.wasm. Resolves once connected to {pc, track (the returned audio,
+     * a MediaStreamTrack, or null when the pipeline has no audio output), stream
+     * (a MediaStream of it), ended (a promise of the end message
+     * {end: {error, frames_in, dropped, stats}, opus_in}), stop() (ends the input,
+     * waits for the last events and the end message, closes; resolves to it),
+     * close() (closes at once)}. opts: {server (default: where this script came
+     * from), token (bearer token), output (node.port of the audio output to send
+     * back, when the pipeline has several), onEvent(event) for every event
+     * ({node, port, seq, ts_us, kind, data|text|error}, as Pipeline.process gives),
+     * onText(text, event) for text events, onEnd(endMessage)}.
+     */
+    static connectWebRTC(pipeline, mediaStream, opts = {}) { return connectWebRTC(pipeline, mediaStream, opts); }
+  }
+
+  async function connectWebRTC(pipeline, mediaStream, opts) {
+    const mic = mediaStream.getAudioTracks()[0];
+    if (!mic) throw new TypeError("connectWebRTC: the MediaStream has no audio track");
+    const url = new URL(`v1/pipelines/${encodeURIComponent(pipeline)}/whip`, new URL(opts.server || here, location.href));
+    if (opts.output) url.searchParams.set("output", opts.output);
+    const headers = { "Content-Type": "application/sdp" };
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const transceiver = pc.addTransceiver(mic, { direction: "sendrecv", streams: [mediaStream] });
+    const dc = pc.createDataChannel("events", { negotiated: true, id: 0 }); // the server's events channel
+    let settle;
+    const ended = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    ended.catch(() => {}); // a caller that never awaits it sees no unhandled rejection
+    dc.onmessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (msg.end) {
+        opts.onEnd?.(msg);
+        settle.resolve(msg);
+        return;
+      }
+      opts.onEvent?.(msg);
+      if (msg.kind === "text") opts.onText?.(msg.text, msg);
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") settle.reject(new Error(`connectWebRTC: the connection to ${url} failed`));
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      // Non-trickle (WHIP-style): the offer carries every candidate.
+      await new Promise((resolve) => {
+        if (pc.iceGatheringState === "complete") return resolve();
+        const t = setTimeout(resolve, 3000);
+        pc.addEventListener("icegatheringstatechange", () => {
+          if (pc.iceGatheringState === "complete") { clearTimeout(t); resolve(); }
+        });
+      });
+      const r = await fetch(url, { method: "POST", headers, body: pc.localDescription.sdp });
+      if (r.status !== 201) {
+        const why = await r.json().then((j) => j.error, () => r.statusText);
+        throw new Error(`connectWebRTC: ${url}: HTTP ${r.status}: ${why}`);
+      }
+      const session = new URL(r.headers.get("Location"), url);
+      await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+      const dir = transceiver.currentDirection;
+      const track = dir === "sendrecv" || dir === "recvonly" ? transceiver.receiver.track : null;
+      return {
+        pc, track, stream: track ? new MediaStream([track]) : null, ended,
+        async stop() {
+          await fetch(session, { method: "DELETE", headers: opts.token ? { Authorization: headers.Authorization } : {} });
+          try {
+            return await ended;
+          } finally {
+            pc.close();
+          }
+        },
+        close() {
+          pc.close();
+          settle.reject(new Error("connectWebRTC: closed"));
+        },
+      };
+    } catch (err) {
+      pc.close();
+      throw err;
+    }
   }
 
   // The capture worklet: interleaves the input's channels and posts blocks of
@@ -428,9 +587,11 @@
     #session = null;
     #disconnect = null;
     #started;
+    #onInput;
 
     constructor(pipeline, mediaStream, opts) {
       this.#pipeline = pipeline;
+      this.#onInput = typeof opts.onInput === "function" ? opts.onInput : undefined;
       this.#started = this.#start(mediaStream, opts).catch((err) => {
         this.#failure = err;
         return this.#shutdown();
@@ -449,6 +610,7 @@
 
     #push(block) {
       if (this.#stopping) return;
+      this.#onInput?.(block);
       this.#session.push(block).catch((err) => {
         this.#failure = err;
         this.#notify();
@@ -524,12 +686,16 @@
      * {audio: [{node, port, sampleRate, channels, frames, samples: Float32Array}],
      *  events: [{node, port, seq, ts_us, kind, data|text|error}], stats}.
      * The audio is cut into frames exactly as `remotemedia run` cuts a file.
+     * Each audio output's runs ([{ts_us, offset, frames}]) say where its samples
+     * lie in the input's time (a gate leaves gaps). opts: {onProgress(seconds
+     * read, seconds in all)}, called about every 100 ms of a long run.
      */
-    process(input) {
-      if (input && input.wav) return this._core.process(this._id, { wav: input.wav });
+    process(input, opts = {}) {
+      const progress = typeof opts.onProgress === "function" ? opts.onProgress : undefined;
+      if (input && input.wav) return this._core.process(this._id, { wav: input.wav }, progress);
       const audio = input && (input.audio || input.pcm);
       if (!(audio instanceof Float32Array)) return Promise.reject(new TypeError("process: want {audio: Float32Array, sampleRate, channels} or {wav: ArrayBuffer}"));
-      return this._core.process(this._id, { pcm: audio, sampleRate: input.sampleRate, channels: input.channels || 1 });
+      return this._core.process(this._id, { pcm: audio, sampleRate: input.sampleRate, channels: input.channels || 1 }, progress);
     }
 
     /**
@@ -546,13 +712,18 @@
      * Streams a MediaStream (a microphone) through the pipeline: an async
      * iterator of output frames ({kind: "audio", samples, ...}) and events.
      * It ends when the stream's audio track ends, or when the loop breaks.
-     * opts: {channels: 1 | 2 (default 1), audioContext}
+     * opts: {channels: 1 | 2 (default 1), audioContext, onInput(block)}: onInput sees
+     * each captured block (interleaved, at the context's rate) just before it is
+     * pushed, so the blocks it has seen add up to the input's timestamps.
      */
     stream(mediaStream, opts = {}) { return new MicStream(this, mediaStream, opts); }
 
     /** Per-node counters and times of the live or last session: work time (p50_us, p99_us, work_mean_us), time blocked
      * on full queues downstream (blocked_p50_us, blocked_p99_us), and clock_us, the step of the tab's clock. */
     stats() { return this._core.stats(this._id); }
+    /** The pipeline's graph: {nodes: [{id, node_type, runtime, inputs, outputs}], edges: [{from, from_port, to, to_port, when}]}
+     * (the shape web/inspector.js draws). */
+    graph() { return this._core.graph(this._id); }
     /** Forgets the pipeline. */
     close() { return this._core.close(this._id); }
   }

@@ -164,7 +164,7 @@ func (l *moduleLoader) refreshIndex(ctx context.Context) error {
 func (l *moduleLoader) fetch(ctx context.Context, path string) ([]byte, error) {
 	opts := js.Global().Get("Object").New()
 	opts.Set("cache", "no-cache")
-	resp, err := await(ctx, js.Global().Call("fetch", l.base+path, opts))
+	resp, err := await(ctx, prefetched(l.base+path, opts))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"sync"
 	"syscall/js"
 	"time"
 
+	"github.com/remotemedia/hybrid/core/client"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/runner"
@@ -31,7 +34,8 @@ type core struct {
 	next      int
 	pipelines map[int]*pipeline
 	sessions  map[int]*stream
-	pyServers map[string]bool // Python proxies whose node types are registered
+	pyServers map[string]bool   // Python proxies whose node types are registered
+	declared  map[string]string // node type -> sha256 of the module that declared it
 }
 
 // pipeline is a loaded definition and the stats of its last session.
@@ -39,7 +43,8 @@ type pipeline struct {
 	p       *runner.Pipeline
 	frameMS int
 	stats   []sched.NodeStats
-	live    *sched.Session
+	live    session       // a *sched.Session, or a split one (split.go)
+	split   *client.Split // split placement: the server runs part of it (split.go)
 }
 
 // exports builds the object handed to JavaScript. Every method returns a Promise.
@@ -52,6 +57,7 @@ func (c *core) exports() js.Value {
 		"push":           c.push,
 		"end":            c.end,
 		"stats":          c.stats,
+		"graph":          c.graph,
 		"close":          c.close,
 		"registerModule": c.registerModule,
 		"moduleHashes":   func([]js.Value) (any, error) { return c.loader.hashes(), nil },
@@ -128,8 +134,9 @@ func (c *core) init(args []js.Value) (any, error) {
 	if err := wasmnode.Register(reg, h, l, wasmnode.Standard); err != nil {
 		return nil, err
 	}
+	declared := registerDeclared(ctx, reg, h, l)
 	c.mu.Lock()
-	c.host, c.loader, c.store, c.reg = h, l, st, reg
+	c.host, c.loader, c.store, c.reg, c.declared = h, l, st, reg, declared
 	c.pyServers = map[string]bool{} // registered in the registry just replaced
 	c.mu.Unlock()
 	res := map[string]any{"cache": st != nil}
@@ -165,16 +172,21 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	split, err := splitOf(arg(args, 1), p, text.String())
+	if err != nil {
+		return nil, err
+	}
+	pl := &pipeline{p: p, split: split, frameMS: int(opt(arg(args, 1), "frameMs", runner.DefaultFrameMS))}
 	// Load (IndexedDB) and compile (off the main thread) the modules now and all at
 	// once, rather than one after another when the first session starts them; a
 	// missing or broken module fails here.
-	if err := runner.Prepare(context.Background(), p); err != nil {
+	if err := runner.Prepare(context.Background(), pl.local()); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
-	c.pipelines[c.next] = &pipeline{p: p, frameMS: int(opt(arg(args, 1), "frameMs", runner.DefaultFrameMS))}
+	c.pipelines[c.next] = pl
 	return c.next, nil
 }
 
@@ -202,6 +214,13 @@ type audioOut struct {
 	rate, channels int
 	data           []byte // f32 little-endian
 	frames         int
+	runs           []audioRun // where the audio lies in time: gated output has gaps
+}
+
+// audioRun is a stretch of consecutive output frames: from sample frame offset
+// of the concatenated audio, frames long, starting at ts_us in the input's time.
+type audioRun struct {
+	tsUS, offset, frames int64
 }
 
 func (col *collector) add(o sched.Output) error {
@@ -218,8 +237,10 @@ func (col *collector) add(o sched.Output) error {
 			a = &audioOut{src: src, node: o.Node, port: o.Port, rate: int(f.SampleRate), channels: int(f.Channels)}
 			col.audio = append(col.audio, a)
 		}
-		a.data = append(a.data, f32Bytes(f)...)
+		b := f32Bytes(f)
+		a.data = append(a.data, b...)
 		a.frames++
+		a.addRun(f.Timestamp, int64(len(b)/4/max(1, int(f.Channels))))
 		return nil
 	}
 	if ev, ok := runner.EventOf(o); ok {
@@ -230,6 +251,24 @@ func (col *collector) add(o sched.Output) error {
 		col.events = append(col.events, string(b))
 	}
 	return nil
+}
+
+// addRun records n sample frames stamped tsUS (µs): they extend the last run
+// when they start within a millisecond of where it ends, else start a new one.
+func (a *audioOut) addRun(tsUS, n int64) {
+	if k := len(a.runs); k > 0 {
+		r := &a.runs[k-1]
+		end := r.tsUS + (r.frames*1e6)/int64(max(1, a.rate))
+		if d := tsUS - end; d > -1000 && d < 1000 {
+			r.frames += n
+			return
+		}
+	}
+	var offset int64
+	if k := len(a.runs); k > 0 {
+		offset = a.runs[k-1].offset + a.runs[k-1].frames
+	}
+	a.runs = append(a.runs, audioRun{tsUS: tsUS, offset: offset, frames: n})
 }
 
 // f32Bytes returns an audio frame's samples as f32 bytes, converting s16 as the CLI does.
@@ -243,8 +282,12 @@ func f32Bytes(f *frame.Frame) []byte {
 func (col *collector) result(stats []sched.NodeStats) map[string]any {
 	audio := make([]any, len(col.audio))
 	for i, a := range col.audio {
+		runs := make([]any, len(a.runs))
+		for j, r := range a.runs {
+			runs[j] = map[string]any{"ts_us": r.tsUS, "offset": r.offset, "frames": r.frames}
+		}
 		audio[i] = map[string]any{"node": a.node, "port": a.port, "sampleRate": a.rate, "channels": a.channels,
-			"frames": a.frames, "samples": float32Array(a.data)}
+			"frames": a.frames, "samples": float32Array(a.data), "runs": runs}
 	}
 	return map[string]any{"audio": audio, "events": js.Global().Get("JSON").Call("parse", "["+joinComma(col.events)+"]"), "stats": statsJS(stats)}
 }
@@ -305,12 +348,12 @@ func (c *core) process(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := sourceOf(arg(args, 1), p.frameMS)
+	src, err := sourceOf(arg(args, 1), p.frameMS, arg(args, 2))
 	if err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
 	col := &collector{}
-	stats, err := runner.Run(context.Background(), p.p, src, col.add, sched.Options{StreamID: "browser"})
+	stats, err := p.run(context.Background(), src, col.add)
 	p.stats = stats
 	if err != nil {
 		return nil, err
@@ -318,7 +361,9 @@ func (c *core) process(args []js.Value) (any, error) {
 	return col.result(stats), nil
 }
 
-func sourceOf(in js.Value, frameMS int) (*runner.PCMSource, error) {
+// sourceOf makes the source of a process call; onProgress, when a function,
+// hears how far it has read (withProgress).
+func sourceOf(in js.Value, frameMS int, onProgress js.Value) (*runner.PCMSource, error) {
 	if in.Type() != js.TypeObject {
 		return nil, errors.New("want {pcm: Float32Array, sampleRate, channels} or {wav: ArrayBuffer}")
 	}
@@ -331,20 +376,33 @@ func sourceOf(in js.Value, frameMS int) (*runner.PCMSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return runner.NewReaderSource(r.Read, r.SampleRate, r.Channels, frameMS, "browser")
+		return runner.NewReaderSource(withProgress(r.Read, r.Frames, r.SampleRate, r.Channels, onProgress), r.SampleRate, r.Channels, frameMS, "browser")
 	}
 	samples, err := float32s(in.Get("pcm"))
 	if err != nil {
 		return nil, fmt.Errorf("pcm: %w", err)
 	}
-	return runner.NewPCMSource(samples, int(opt(in, "sampleRate", 0)), int(opt(in, "channels", 1)), frameMS, "browser")
+	rate, chans := int(opt(in, "sampleRate", 0)), int(opt(in, "channels", 1))
+	if onProgress.Type() != js.TypeFunction || rate <= 0 || chans <= 0 {
+		return runner.NewPCMSource(samples, rate, chans, frameMS, "browser")
+	}
+	off := 0
+	read := func(dst []float32) (int, error) { // NewPCMSource's read
+		if off >= len(samples) {
+			return 0, io.EOF
+		}
+		n := copy(dst, samples[off:])
+		off += n
+		return n, nil
+	}
+	return runner.NewReaderSource(withProgress(read, int64(len(samples)/chans), rate, chans, onProgress), rate, chans, frameMS, "browser")
 }
 
 // stream is one live session fed by push: pushed samples are cut into frames by
 // the same runner.PCMSource as process uses.
 type stream struct {
 	p       *pipeline
-	sess    *sched.Session
+	sess    session
 	samples chan []float32
 	fed     chan error
 	done    chan struct{}
@@ -371,7 +429,7 @@ func (c *core) open(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
-	sess, err := sched.Start(context.Background(), p.p.Graph, sched.Options{StreamID: "browser"})
+	sess, err := p.start(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -475,21 +533,116 @@ func (c *core) close(args []js.Value) (any, error) {
 	return nil, nil
 }
 
-// registerModule(nodeType, bytes): a custom node from module bytes, with one
-// audio input and one audio output port (docs/browser.md).
+// registerModule(nodeType, bytes, source): a custom node type from module
+// bytes (docs/browser.md). A module that declares its node type
+// (docs/wasm-abi.md) registers that type with its ports and params, nodeType
+// (null, or the declared name) aside; one that does not gets nodeType with one
+// audio input and one audio output port. It resolves to the registered spec
+// ({node_type, doc, params, inputs, outputs}); source (a URL) names the module
+// in errors.
 func (c *core) registerModule(args []js.Value) (any, error) {
-	typ := arg(args, 0)
-	if typ.Type() != js.TypeString || typ.String() == "" {
-		return nil, errors.New("registerModule: want a node type name")
-	}
+	typ, source := arg(args, 0), optStringOf(arg(args, 2))
 	b, err := bytesOf(arg(args, 1))
 	if err != nil {
 		return nil, fmt.Errorf("registerModule: %w", err)
 	}
-	file := typ.String() + ".wasm"
-	c.loader.addLocal(file, b)
-	spec := wasmnode.AudioModule(file, typ.String(), "registered from JavaScript")
-	return nil, wasmnode.Register(c.reg, c.host, c.loader, []wasmnode.ModuleSpec{spec})
+	name := "module"
+	if source != "" {
+		name = source
+	}
+	m, err := wasmnode.DeclaredModule(name, b)
+	switch {
+	case errors.Is(err, wasmnode.ErrNoDecl) && typ.Type() == js.TypeString && typ.String() != "":
+		m = wasmnode.AudioModule("", typ.String(), "registered from JavaScript")
+	case err != nil:
+		return nil, fmt.Errorf("registerModule: %w", err)
+	case typ.Type() == js.TypeString && typ.String() != "" && typ.String() != m.Spec.Type:
+		return nil, fmt.Errorf("registerModule: %s declares node type %q, not %q", name, m.Spec.Type, typ.String())
+	}
+	// Under a folder of its own, so that it never shadows a module of the index.
+	m.File = "registered/" + m.Spec.Type + ".wasm"
+	sum := sha256Hex(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, err := c.reg.Lookup(m.Spec.Type, ""); err == nil {
+		if c.declared[m.Spec.Type] == sum { // the same module again (one the server's index has, say)
+			return specJS(*s)
+		}
+		return nil, fmt.Errorf("registerModule: node type %q is already registered here", m.Spec.Type)
+	}
+	c.loader.addLocal(m.File, b)
+	if err := wasmnode.Register(c.reg, c.host, c.loader, []wasmnode.ModuleSpec{m}); err != nil {
+		return nil, fmt.Errorf("registerModule: %w", err)
+	}
+	c.declared[m.Spec.Type] = sum
+	return specJS(m.Spec)
+}
+
+// registerDeclared registers the modules of the index that are not
+// wasmnode.Standard's and declare their node type (the Rust dc_block), as the
+// server does with the modules built into it. One that cannot be loaded or
+// declares nothing is left out: the server's /modules may hold other files.
+func registerDeclared(ctx context.Context, reg *node.Registry, h wasmnode.Host, l *moduleLoader) map[string]string {
+	declared := map[string]string{}
+	standard := map[string]bool{}
+	for _, m := range wasmnode.Standard {
+		standard[m.File] = true
+	}
+	l.mu.Lock()
+	var files []string
+	for f := range l.index {
+		if !standard[f] {
+			files = append(files, f)
+		}
+	}
+	l.mu.Unlock()
+	slices.Sort(files)
+	for _, f := range files {
+		b, err := l.Load(ctx, f)
+		if err != nil {
+			continue
+		}
+		m, err := wasmnode.DeclaredModule(f, b)
+		if err != nil {
+			continue
+		}
+		if _, err := reg.Lookup(m.Spec.Type, ""); err == nil {
+			continue
+		}
+		if wasmnode.Register(reg, h, l, []wasmnode.ModuleSpec{m}) == nil {
+			declared[m.Spec.Type] = sha256Hex(b)
+		}
+	}
+	return declared
+}
+
+func optStringOf(v js.Value) string {
+	if v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+// specJS is a node spec as JavaScript sees it: {node_type, doc, params,
+// inputs: [{name, kinds, doc}], outputs, example}.
+func specJS(s node.Spec) (any, error) {
+	ports := func(ps []node.Port) []map[string]any {
+		out := make([]map[string]any, len(ps))
+		for i, p := range ps {
+			out[i] = map[string]any{"name": p.Name, "kinds": p.KindNames(), "doc": p.Doc}
+		}
+		return out
+	}
+	params := s.Params
+	if params == nil {
+		params = []node.Param{}
+	}
+	b, err := json.Marshal(map[string]any{"node_type": s.Type, "doc": s.Doc, "params": params,
+		"inputs": ports(s.Inputs), "outputs": ports(s.Outputs), "example": s.Example})
+	if err != nil {
+		return nil, err
+	}
+	return js.Global().Get("JSON").Call("parse", string(b)), nil
 }
 
 func (c *core) saveDefinition(args []js.Value) (any, error) {

@@ -42,6 +42,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wf.register(fs)
 	var lf liveFlags
 	lf.register(fs)
+	var rtc webrtcFlags // the WebRTC route (serve_webrtc.go)
+	rtc.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -73,10 +75,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// The node registry of the WASM modules, compiled in the background from the
 	// cache; /readyz's "modules" says when they are.
+	wf.log = stderr
 	nodes, wasmHost, err := wf.registry(ctx)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if lf.definitions != "" {
+		if err := wf.registerDefinitionsModules(nodes, wasmHost, lf.definitions); err != nil {
+			ln.Close()
+			_ = wasmHost.Close(ctx)
+			return err
+		}
 	}
 	compileCtx, stopCompiling := context.WithCancel(ctx)
 	compiled := compileModules(compileCtx, nodes, stderr)
@@ -132,6 +142,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer liveSrv.Close()
 	liveSrv.Register(e.Group("", requireToken(tok)))
+	rtcSrv, err := rtc.mount(e.Group("", requireToken(tok)), liveSrv, *listen, stderr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer rtcSrv.Close()
 	go func() {
 		<-compiled.done
 		liveReady.prepare(compileCtx, liveSrv, stderr)
@@ -186,8 +202,9 @@ func splitList(s string) []string {
 	return out
 }
 
-// siteModules returns the modules serve hands to the tab: those of --modules,
-// else the ones built into the binary. The WASM limits are checked as run
+// siteModules returns the modules serve hands to the tab: those of --modules
+// (the first directory that has a name wins), then the ones built into the
+// binary. The WASM limits are checked as run
 // checks them, though they bind only nodes this process runs (none in serve:
 // the tab has its own, set by RemoteMedia.load's memoryPages and callTimeoutMs).
 func (w *wasmFlags) siteModules() (fs.FS, error) {
@@ -197,14 +214,18 @@ func (w *wasmFlags) siteModules() (fs.FS, error) {
 	if w.callTimeout <= 0 {
 		return nil, fmt.Errorf("--wasm-call-timeout %v: want a positive duration", w.callTimeout)
 	}
-	if w.modulesDir == "" {
+	if len(w.modulesDirs) == 0 {
 		return modules.FS(), nil
 	}
-	wasm, err := filepath.Glob(filepath.Join(w.modulesDir, "*.wasm"))
-	if st, statErr := os.Stat(w.modulesDir); statErr != nil || !st.IsDir() || err != nil || len(wasm) == 0 {
-		return nil, fmt.Errorf("--modules %s: not a directory of .wasm modules", w.modulesDir)
+	var dirs dirsFS
+	for _, dir := range w.modulesDirs {
+		wasm, err := filepath.Glob(filepath.Join(dir, "*.wasm"))
+		if st, statErr := os.Stat(dir); statErr != nil || !st.IsDir() || err != nil || len(wasm) == 0 {
+			return nil, fmt.Errorf("--modules %s: not a directory of .wasm modules", dir)
+		}
+		dirs = append(dirs, os.DirFS(dir))
 	}
-	return os.DirFS(w.modulesDir), nil
+	return append(dirs, modules.FS()), nil
 }
 
 // registerPythonOff answers /healthz, /readyz and /metrics with Python off in

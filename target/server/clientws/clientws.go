@@ -107,6 +107,11 @@ func (w *conn) Write(ctx context.Context, msg []byte) error {
 	return closeErr(w.c.Write(ctx, websocket.MessageBinary, msg))
 }
 
+// WriteText implements client.TextWriter: an inline socket's definition.
+func (w *conn) WriteText(ctx context.Context, msg []byte) error {
+	return closeErr(w.c.Write(ctx, websocket.MessageText, msg))
+}
+
 func (w *conn) Read(ctx context.Context) ([]byte, error) {
 	typ, r, err := w.c.Reader(ctx)
 	if err != nil {

@@ -187,13 +187,16 @@ func New(cfg Config) (*Server, error) {
 
 // Register mounts the routes on g (the API group, behind the server's guard
 // and token checks): GET /v1/pipelines, GET /v1/pipelines/:name/ws,
-// POST /v1/pipelines/:name/run, GET /v1/inline/ws, POST /v1/inline/run.
+// POST /v1/pipelines/:name/run, GET /v1/inline/ws, POST /v1/inline/run, and
+// the inspector's GET /v1/inspect and GET /v1/inspect/stream.
 func (s *Server) Register(g *echo.Group) {
 	g.GET("/v1/pipelines", s.catalogue)
 	g.GET("/v1/pipelines/:name/ws", s.liveNamed)
 	g.POST("/v1/pipelines/:name/run", s.runNamed)
 	g.GET("/v1/inline/ws", s.liveInline)
 	g.POST("/v1/inline/run", s.runInline)
+	g.GET("/v1/inspect", s.listSessions)          // the inspector (inspect.go)
+	g.GET("/v1/inspect/stream", s.streamSessions) // the same as server-sent events
 }
 
 // Handler returns the routes as an http.Handler of their own (tests, or a

@@ -45,7 +45,10 @@ func (s *Server) liveNamed(c echo.Context) error {
 	if p == nil {
 		return err
 	}
-	return s.serveSocket(c, p)
+	if p, ok := splitFor(c, p); ok { // ?nodes=: the server's part of a split placement (split.go)
+		return s.serveSocket(c, p)
+	}
+	return nil
 }
 
 // liveInline serves GET /v1/inline/ws: the first message is the definition.
@@ -64,7 +67,7 @@ func (s *Server) serveSocket(c echo.Context, p *Pipeline) error {
 	if err := s.full(addr); err != nil {
 		return httpError(c, statusOf(err), err)
 	}
-	k := &socket{srv: s, pipe: p, addr: addr, sessions: map[string]*session{}}
+	k := &socket{srv: s, pipe: p, addr: addr, part: splitNodes(c), sessions: map[string]*session{}}
 	if err := s.addSocket(k); err != nil {
 		return httpError(c, statusOf(err), err)
 	}
@@ -110,6 +113,7 @@ type socket struct {
 	srv  *Server
 	conn *websocket.Conn
 	pipe *Pipeline // nil until an inline socket's definition has come
+	part []string  // an inline socket's ?nodes=: the nodes it runs (split.go)
 	addr string
 
 	ctx    context.Context // ends when the socket does: its sessions are cancelled
@@ -281,6 +285,9 @@ func (k *socket) inlineDefinition(typ websocket.MessageType, data []byte) bool {
 		return false
 	}
 	p, err := inlinePipeline(data, k.srv.cfg.Registry)
+	if err == nil && k.part != nil {
+		p, err = p.part(k.part)
+	}
 	if err != nil {
 		k.enqueue(errorFrame("", err.Error())) // written before enqueue returns: no session writes yet
 		k.closeWith(websocket.StatusPolicyViolation, err.Error())
