@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -196,7 +195,7 @@ func TestWebSocketTransportFaults(t *testing.T) {
 		defer victim.mu.Unlock()
 		return len(victim.pending) > 0
 	})
-	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
+	if err := killPID(victim.pid); err != nil {
 		t.Fatal(err)
 	}
 	died := "pyproxy: the Python worker died: signal: killed"

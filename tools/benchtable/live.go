@@ -62,6 +62,9 @@ var liveFull = liveConfig{sessions: 200, muxes: []int{1, 50}, duration: 10 * tim
 // The same muxes as liveFull, so that the same rows show.
 var liveQuick = liveConfig{sessions: 50, muxes: liveFull.muxes, duration: 2 * time.Second, repeat: 1, ramp: []int{10, 20}, rampMax: 20}
 
+// stepBench names the step-up's run with n sessions in the results.
+func stepBench(n int) string { return fmt.Sprintf("%s/step=%d", liveBench, n) }
+
 // muxBench names the CPU runs with mux sessions to a socket in the results.
 func muxBench(mux int) string { return fmt.Sprintf("%s/mux=%d", liveBench, mux) }
 
@@ -412,6 +415,10 @@ func stepUp(ctx context.Context, cfg liveConfig, wav string, res *measurements) 
 			return false, err
 		}
 		ok, why := r.ok()
+		step := stepBench(n) // each step's latency, for docs/benchmarks.md's plot
+		res.add(step, "p50-ms", r.p50.Seconds()*1e3)
+		res.add(step, "p99-ms", r.p99.Seconds()*1e3)
+		res.add(step, "held", map[bool]float64{true: 1}[ok])
 		if !ok {
 			fmt.Fprintf(os.Stderr, "benchtable:   %d sessions did not hold: %s\n", n, why)
 			return false, nil
@@ -437,6 +444,17 @@ func stepUp(ctx context.Context, cfg liveConfig, wav string, res *measurements) 
 			break
 		}
 		held = n
+	}
+	for n := cfg.ramp[0] / 2; held == 0 && n >= 5; n /= 2 { // the first step did not hold: step down until one does
+		ok, err := try(n)
+		if err != nil {
+			return err
+		}
+		if ok {
+			held = n
+		} else {
+			failed = n
+		}
 	}
 	if held > 0 && failed > 0 && failed-held > held/4 {
 		mid := (held + failed) / 2

@@ -146,6 +146,31 @@ var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 type measurements struct {
 	results map[string]map[string][]float64
 	order   []string
+	Machine machine // where they were measured
+	Quick   bool    // by -quick: harness checks, not figures
+}
+
+// median is the median of bench's unit over the runs, false when not measured.
+func (m *measurements) median(bench, unit string) (float64, bool) {
+	vs, ok := m.results[bench][unit]
+	if !ok || len(vs) == 0 {
+		return 0, false
+	}
+	return median(vs), true
+}
+
+// summary is one benchmark's figures: median [min-max] of each unit.
+func (m *measurements) summary(name string) string {
+	var parts []string
+	for unit, vs := range m.results[name] {
+		p := fmt.Sprintf("%s %s", num(median(vs)), unit)
+		if lo, hi := slices.Min(vs), slices.Max(vs); len(vs) > 1 && lo != hi {
+			p += fmt.Sprintf(" [%s-%s]", num(lo), num(hi))
+		}
+		parts = append(parts, p)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func (m *measurements) add(name, unit string, v float64) {
@@ -156,19 +181,81 @@ func (m *measurements) add(name, unit string, v float64) {
 	m.results[name][unit] = append(m.results[name][unit], v)
 }
 
+// options are the command line's.
+type options struct {
+	only, bin, defs string
+	quick           bool
+}
+
 func main() {
-	only := flag.String("only", "", "run only the suites whose package contains this (\"live\": only the live rows)")
-	quick := flag.Bool("quick", false, "run only a short version of the live rows (a few sessions for a few seconds), to check the harness")
-	bin := flag.String("bin", "bin/remotemedia", "the remotemedia binary the live rows serve and load with")
-	defs := flag.String("definitions", "testdata/bench", "the folder holding the live rows' definition ("+livePipeline+".yaml)")
+	var o options
+	flag.StringVar(&o.only, "only", "", "run only the suites whose package contains this (\"live\": only the live rows, \"baselines\": only the Python baselines and start-up)")
+	flag.BoolVar(&o.quick, "quick", false, "check every benchmark's harness on tiny inputs: each suite once (-benchtime 1x), a short version of the live rows and the baselines; no instruction counts (the tests gate those)")
+	flag.StringVar(&o.bin, "bin", "bin/remotemedia", "the remotemedia binary the live rows serve and load with")
+	flag.StringVar(&o.defs, "definitions", "testdata/bench", "the folder holding the live rows' definition ("+livePipeline+".yaml)")
+	markdown := flag.String("markdown", "", "also write the results as this Markdown page (make bench: docs/benchmarks.md) and its plot beside it (.svg)")
+	save := flag.String("save", "", "also save every measurement to this JSON file (for -from)")
+	from := flag.String("from", "", "run nothing: print (and -markdown) the measurements that -save wrote (a comma list merges several runs, e.g. a later -only live)")
 	flag.Parse()
-	res := &measurements{results: map[string]map[string][]float64{}}
+
+	var res *measurements
+	var failed []string
+	if *from != "" {
+		for _, f := range strings.Split(*from, ",") {
+			r, err := loadMeasurements(f)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+				os.Exit(1)
+			}
+			res = res.merge(r)
+		}
+	} else {
+		res = &measurements{results: map[string]map[string][]float64{}, Machine: thisMachine(), Quick: o.quick}
+		failed = runAll(o, res)
+	}
+	if *save != "" {
+		if err := res.save(*save); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	table := tableOf(res)
+	if res.Quick {
+		fmt.Printf("-quick: every suite once on tiny inputs; %d sessions for %v, stepped up to %d; the labels name make bench's counts\n\n", liveQuick.sessions, liveQuick.duration, liveQuick.rampMax)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASURE\tVALUE\tTARGET\tMEETS")
+	for _, r := range table {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.what, r.value, r.target, r.meets)
+	}
+	tw.Flush()
+
+	fmt.Println("\nAll benchmarks (per op unless the unit says otherwise; median [min-max] over the runs):")
+	for _, name := range res.order {
+		fmt.Printf("  %-48s %s\n", name, res.summary(name))
+	}
+	if *markdown != "" {
+		if err := writePage(*markdown, res, table); err != nil {
+			failed = append(failed, fmt.Sprintf("writing %s: %v", *markdown, err))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
+		os.Exit(1)
+	}
+}
+
+// runAll runs the suites, the live rows and the baselines o selects into res,
+// and returns what failed.
+func runAll(o options, res *measurements) []string {
 	var failed []string
 	for _, s := range suites {
-		if *quick || (*only != "" && !strings.Contains(s.dir+"/"+s.pkg, *only)) {
+		if o.only != "" && !strings.Contains(s.dir+"/"+s.pkg, o.only) {
 			continue
 		}
 		if s.counted[0] > 0 {
+			if o.quick {
+				continue // TestInstructionCounts (tools/benchtable) gates them in make test
+			}
 			name, v, err := countInstructions(s)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "benchtable: %s -bench %s under valgrind: %v\n", s.pkg, s.bench, err)
@@ -180,7 +267,11 @@ func main() {
 			res.add(name, "instructions/op", v)
 			continue
 		}
-		args := []string{"go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(s.count), "-benchtime", s.benchtime, s.pkg}
+		count, benchtime := s.count, s.benchtime
+		if o.quick {
+			count, benchtime = 1, "1x"
+		}
+		args := []string{"go", "test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", strconv.Itoa(count), "-benchtime", benchtime, s.pkg}
 		if s.pin != "" {
 			if _, err := exec.LookPath("taskset"); err != nil {
 				fmt.Fprintf(os.Stderr, "benchtable: skipping %s -bench %s on CPU %s: no taskset (util-linux)\n", s.pkg, s.bench, s.pin)
@@ -216,13 +307,12 @@ func main() {
 			}
 		}
 	}
-	if *quick || *only == "" || *only == "live" {
+	if o.only == "" || o.only == "live" {
 		cfg := liveFull
-		if *quick {
+		if o.quick {
 			cfg = liveQuick
-			fmt.Printf("-quick: %d sessions for %v, stepped up to %d; the labels name make bench's counts\n\n", cfg.sessions, cfg.duration, cfg.rampMax)
 		}
-		cfg.bin, cfg.defs = *bin, *defs
+		cfg.bin, cfg.defs = o.bin, o.defs
 		fmt.Fprintf(os.Stderr, "benchtable: live rows: %s serve and stream, %d sessions for %v (%d runs each), then stepped up from %d\n",
 			cfg.bin, cfg.sessions, cfg.duration, cfg.repeat, cfg.ramp[0])
 		start := time.Now()
@@ -231,16 +321,26 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "benchtable: live rows took %v\n", time.Since(start).Round(time.Second))
 	}
-	results, order := res.results, res.order
+	if o.only == "" || o.only == "baselines" {
+		if err := runBaselines(context.Background(), o, res); err != nil {
+			failed = append(failed, fmt.Sprintf("baselines: %v", err))
+		}
+	}
+	return failed
+}
 
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASURE\tVALUE\tTARGET\tMEETS")
+// tableRow is one line of the table as printed.
+type tableRow struct{ what, value, target, meets string }
+
+// tableOf renders the rows that have a measurement in res.
+func tableOf(res *measurements) []tableRow {
+	var table []tableRow
 	for _, r := range rows {
-		vs, ok := results[r.bench][r.unit]
+		v, ok := res.median(r.bench, r.unit)
 		if !ok {
 			continue
 		}
-		v := median(vs) * r.scale
+		v *= r.scale
 		target, meets := "", ""
 		if r.target > 0 {
 			op := "≥"
@@ -253,28 +353,13 @@ func main() {
 				meets = "NO"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", r.what, num(v), r.shown, target, meets)
+		table = append(table, tableRow{r.what, num(v) + " " + r.shown, target, meets})
 	}
-	tw.Flush()
-
-	fmt.Println("\nAll benchmarks (per op unless the unit says otherwise; median [min-max] over the runs):")
-	for _, name := range order {
-		var parts []string
-		for unit, vs := range results[name] {
-			p := fmt.Sprintf("%s %s", num(median(vs)), unit)
-			if lo, hi := slices.Min(vs), slices.Max(vs); len(vs) > 1 && lo != hi {
-				p += fmt.Sprintf(" [%s-%s]", num(lo), num(hi))
-			}
-			parts = append(parts, p)
-		}
-		sort.Strings(parts)
-		fmt.Printf("  %-48s %s\n", name, strings.Join(parts, ", "))
-	}
-	if len(failed) > 0 {
-		fmt.Fprintf(os.Stderr, "benchtable: some suites failed:\n  %s\n", strings.Join(failed, "\n  "))
-		os.Exit(1)
-	}
+	return table
 }
+
+// errUndecodable is valgrind failing on an x86 instruction it does not know.
+var errUndecodable = errors.New("valgrind cannot decode an instruction of the benchmark")
 
 // countInstructions builds s's test binary and runs its benchmark under valgrind
 // for s.counted[0] and then s.counted[1] ops; the difference of the two
@@ -296,6 +381,7 @@ func countInstructions(s suite) (string, float64, error) {
 		return "", 0, fmt.Errorf("go test -c: %w", err)
 	}
 	refs := regexp.MustCompile(`I\s+refs:\s+([\d,]+)`)
+	unhandled := regexp.MustCompile(`unhandled instruction bytes: [0-9A-Fa-fx ]+`)
 	var name string
 	var total [2]float64
 	for i, ops := range s.counted {
@@ -305,6 +391,10 @@ func countInstructions(s suite) (string, float64, error) {
 		cmd.Dir = s.dir
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=off")
 		out, err := cmd.CombinedOutput()
+		if m := unhandled.FindSubmatch(out); m != nil {
+			return "", 0, fmt.Errorf("%w (%s): a module this benchmark runs uses a wasm operation wazero compiles to it "+
+				"(f32x4.neg and f64x2.neg become CMPPS/CMPPD with predicate 8, which valgrind 3.19 rejects)", errUndecodable, m[0])
+		}
 		if err != nil {
 			return "", 0, fmt.Errorf("%w\n%s", err, out)
 		}

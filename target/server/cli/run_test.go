@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -474,9 +473,7 @@ func TestRunInterruptLeavesNoOutput(t *testing.T) {
 	needPython(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(t.TempDir(), "blocked")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	mkfifo(t, fifo)
 	def, module := failingPipeline(t, dir, "Block", "continue", "fifo: "+fifo)
 	in := toneWAV(t, dir, "in.wav", 2)
 	before := dirNames(t, dir)
