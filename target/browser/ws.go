@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall/js"
@@ -13,16 +14,21 @@ import (
 	"github.com/remotemedia/hybrid/target/internal/jsutil"
 )
 
-// maxBuffered is how much the tab lets a live socket hold unsent before Write
+// maxBuffered is how much the tab lets a socket hold unsent before Write
 // waits: the browser's WebSocket has no back-pressure of its own.
 const maxBuffered = 1 << 20
 
-// liveConn is the tab's client.Conn: a browser WebSocket to a live route.
-type liveConn struct {
+// jsSocket is a browser WebSocket of binary messages: the tab's client.Conn
+// (live routes, dialLive) and pynode.MessageConn (Python node sessions,
+// dialWS). Its JavaScript callbacks queue the messages; Read takes them off
+// the queue.
+type jsSocket struct {
 	ws    js.Value
 	url   string // without the token, for errors
 	funcs []js.Func
 	ready chan struct{} // (capacity 1) a message, the opening or the end arrived
+
+	byUs error // wrapped by the error of a call after Close
 
 	mu     sync.Mutex
 	opened bool
@@ -31,29 +37,35 @@ type liveConn struct {
 }
 
 var (
-	_ client.Conn       = (*liveConn)(nil)
-	_ client.TextWriter = (*liveConn)(nil)
+	_ client.Conn       = (*jsSocket)(nil)
+	_ client.TextWriter = (*jsSocket)(nil)
 )
 
-// dialLive is the tab's client.DialFunc: rawURL is resolved against the
-// page, http(s) becoming ws(s), and the token goes in ?token= (a browser
-// cannot give a WebSocket headers). A browser does not say why a socket was
-// refused before the upgrade, so then the same URL is fetched once to read
-// the server's answer (a *client.StatusError).
-func dialLive(ctx context.Context, rawURL, token string) (_ client.Conn, err error) {
+// socketErrors are the errors a jsSocket reports, in its caller's terms.
+type socketErrors struct {
+	closed func(url string, code int, reason string) error // the socket closed (or never opened)
+	text   error                                           // a text message came
+	byUs   error                                           // wrapped when Close was called
+}
+
+// openSocket opens the WebSocket at rawURL, resolved against the page, http(s)
+// becoming ws(s), with the token in ?token= (a browser cannot give a
+// WebSocket headers), and waits until it is open. It also returns the URL as
+// http(s), without the token.
+func openSocket(ctx context.Context, rawURL, token string, errs socketErrors) (_ *jsSocket, httpURL string, err error) {
 	defer func() {
 		if r := recover(); r != nil { // new URL / new WebSocket threw
 			err = fmt.Errorf("browser: WebSocket %s: %v", rawURL, r)
 		}
 	}()
 	u := js.Global().Get("URL").New(rawURL, js.Global().Get("location").Get("href"))
-	httpURL := u.Get("href").String()
+	httpURL = u.Get("href").String()
 	if u.Get("protocol").String() == "https:" {
 		u.Set("protocol", "wss:")
 	} else {
 		u.Set("protocol", "ws:")
 	}
-	c := &liveConn{url: u.Get("href").String(), ready: make(chan struct{}, 1)}
+	c := &jsSocket{url: u.Get("href").String(), ready: make(chan struct{}, 1), byUs: errs.byUs}
 	if token != "" {
 		u.Get("searchParams").Call("set", "token", token)
 	}
@@ -68,7 +80,7 @@ func dialLive(ctx context.Context, rawURL, token string) (_ client.Conn, err err
 	c.on("onmessage", func(ev js.Value) {
 		b, err := bytesOf(ev.Get("data"))
 		if err != nil {
-			c.fail(fmt.Errorf("%w: WebSocket %s: a text message", client.ErrResponse, c.url))
+			c.fail(fmt.Errorf("%w: WebSocket %s: a text message", errs.text, c.url))
 			return
 		}
 		c.mu.Lock()
@@ -77,26 +89,45 @@ func dialLive(ctx context.Context, rawURL, token string) (_ client.Conn, err err
 		c.signal()
 	})
 	c.on("onclose", func(ev js.Value) {
-		c.fail(&client.CloseError{Code: ev.Get("code").Int(), Reason: ev.Get("reason").String()})
+		c.fail(errs.closed(c.url, ev.Get("code").Int(), ev.Get("reason").String()))
 	})
 	for {
 		c.mu.Lock()
 		opened, err := c.opened, c.err
 		c.mu.Unlock()
 		if opened && err == nil {
-			return c, nil
+			return c, httpURL, nil
 		}
 		if err != nil {
 			_ = c.Close()
-			return nil, refusal(ctx, httpURL, token, err)
+			return nil, httpURL, err
 		}
 		select {
 		case <-c.ready:
 		case <-ctx.Done():
 			_ = c.Close()
-			return nil, ctx.Err()
+			return nil, httpURL, ctx.Err()
 		}
 	}
+}
+
+// dialLive is the tab's client.DialFunc. A browser does not say why a socket
+// was refused before the upgrade, so then the same URL is fetched once to
+// read the server's answer (a *client.StatusError).
+func dialLive(ctx context.Context, rawURL, token string) (client.Conn, error) {
+	c, httpURL, err := openSocket(ctx, rawURL, token, socketErrors{
+		closed: func(_ string, code int, reason string) error { return &client.CloseError{Code: code, Reason: reason} },
+		text:   client.ErrResponse,
+		byUs:   client.ErrClosed,
+	})
+	if err != nil {
+		var ce *client.CloseError
+		if ctx.Err() == nil && errors.As(err, &ce) {
+			return nil, refusal(ctx, httpURL, token, err)
+		}
+		return nil, err
+	}
+	return c, nil
 }
 
 // refusal fetches the URL of a socket that closed before it opened, to give
@@ -119,7 +150,7 @@ func refusal(ctx context.Context, httpURL, token string, closed error) error {
 }
 
 // on sets the event handler name to fn.
-func (c *liveConn) on(name string, fn func(ev js.Value)) {
+func (c *jsSocket) on(name string, fn func(ev js.Value)) {
 	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		fn(arg(args, 0))
 		return nil
@@ -128,7 +159,7 @@ func (c *liveConn) on(name string, fn func(ev js.Value)) {
 	c.ws.Set(name, f)
 }
 
-func (c *liveConn) signal() {
+func (c *jsSocket) signal() {
 	select {
 	case c.ready <- struct{}{}:
 	default:
@@ -136,7 +167,7 @@ func (c *liveConn) signal() {
 }
 
 // fail records the first reason the socket is unusable and wakes a waiting call.
-func (c *liveConn) fail(err error) {
+func (c *jsSocket) fail(err error) {
 	c.mu.Lock()
 	if c.err == nil {
 		c.err = err
@@ -147,8 +178,8 @@ func (c *liveConn) fail(err error) {
 
 // Close implements client.Conn: it fails a pending Read, closes the socket and
 // releases its callbacks.
-func (c *liveConn) Close() error {
-	c.fail(fmt.Errorf("%w: %s: closed by the client", client.ErrClosed, c.url))
+func (c *jsSocket) Close() error {
+	c.fail(fmt.Errorf("%w: %s: closed by the client", c.byUs, c.url))
 	for _, name := range []string{"onopen", "onmessage", "onclose"} {
 		c.ws.Set(name, js.Null())
 	}
@@ -161,7 +192,7 @@ func (c *liveConn) Close() error {
 }
 
 // Read implements client.Conn.
-func (c *liveConn) Read(ctx context.Context) ([]byte, error) {
+func (c *jsSocket) Read(ctx context.Context) ([]byte, error) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) > 0 {
@@ -186,7 +217,7 @@ func (c *liveConn) Read(ctx context.Context) ([]byte, error) {
 
 // Write implements client.Conn. It waits while the socket holds more than
 // maxBuffered bytes unsent.
-func (c *liveConn) Write(ctx context.Context, msg []byte) error {
+func (c *jsSocket) Write(ctx context.Context, msg []byte) error {
 	if err := c.room(ctx); err != nil {
 		return err
 	}
@@ -197,7 +228,7 @@ func (c *liveConn) Write(ctx context.Context, msg []byte) error {
 }
 
 // WriteText implements client.TextWriter.
-func (c *liveConn) WriteText(ctx context.Context, msg []byte) error {
+func (c *jsSocket) WriteText(ctx context.Context, msg []byte) error {
 	if err := c.room(ctx); err != nil {
 		return err
 	}
@@ -206,7 +237,7 @@ func (c *liveConn) WriteText(ctx context.Context, msg []byte) error {
 }
 
 // room waits until the socket's unsent bytes are under maxBuffered.
-func (c *liveConn) room(ctx context.Context) error {
+func (c *jsSocket) room(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		err := c.err
