@@ -1,10 +1,7 @@
 package def
 
 import (
-	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/remotemedia/hybrid/core/node"
@@ -24,7 +21,7 @@ func checkParams(path string, spec *node.Spec, given map[string]any, ps *problem
 			case p.Required:
 				ps.add(path+"."+p.Name, "required")
 			case p.Default != nil:
-				if nv, msg := normalize(p, p.Default); msg == "" {
+				if nv, msg := node.CheckValue(p, p.Default); msg == "" {
 					out[p.Name] = nv
 				} else {
 					out[p.Name] = p.Default
@@ -32,7 +29,7 @@ func checkParams(path string, spec *node.Spec, given map[string]any, ps *problem
 			}
 			continue
 		}
-		nv, msg := normalize(p, v)
+		nv, msg := node.CheckValue(p, v)
 		if msg != "" {
 			ps.add(path+"."+p.Name, "%s", msg)
 			continue
@@ -54,109 +51,4 @@ func checkParams(path string, spec *node.Spec, given map[string]any, ps *problem
 		}
 	}
 	return out
-}
-
-// normalize converts v to the Go type of p.Type and checks its bounds and enum. It
-// returns the converted value, or a message saying what is wrong.
-func normalize(p node.Param, v any) (any, string) {
-	switch p.Type {
-	case node.ParamNumber, node.ParamInteger:
-		f, ok := toFloat(v)
-		if !ok {
-			return nil, fmt.Sprintf("must be %s, got %s", article(p.Type), describe(v))
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, "must be a finite number"
-		}
-		if p.Type == node.ParamInteger && (f != math.Trunc(f) || math.Abs(f) > 1<<53) {
-			return nil, fmt.Sprintf("must be %s, got %s", article(p.Type), describe(v))
-		}
-		if p.Min != nil && p.ExclusiveMin && f <= *p.Min {
-			return nil, "must be > " + num(*p.Min)
-		}
-		if p.Min != nil && !p.ExclusiveMin && f < *p.Min {
-			return nil, "must be >= " + num(*p.Min)
-		}
-		if p.Max != nil && f > *p.Max {
-			return nil, "must be <= " + num(*p.Max)
-		}
-		if p.Type == node.ParamInteger {
-			return int64(f), ""
-		}
-		return f, ""
-	case node.ParamString:
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Sprintf("must be a string, got %s", describe(v))
-		}
-		if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
-			quoted := make([]string, len(p.Enum))
-			for i, e := range p.Enum {
-				quoted[i] = strconv.Quote(e)
-			}
-			return nil, fmt.Sprintf("must be one of %s, got %q", strings.Join(quoted, ", "), s)
-		}
-		return s, ""
-	case node.ParamBool:
-		if _, ok := v.(bool); !ok {
-			return nil, fmt.Sprintf("must be a boolean, got %s", describe(v))
-		}
-	case node.ParamObject:
-		if _, ok := v.(map[string]any); !ok {
-			return nil, fmt.Sprintf("must be a mapping, got %s", describe(v))
-		}
-	}
-	return v, ""
-}
-
-func article(t node.ParamType) string {
-	if t == node.ParamInteger {
-		return "an integer"
-	}
-	return "a " + string(t)
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	}
-	return 0, false
-}
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// describe names a value's YAML/JSON type, with the value itself when it is short.
-func describe(v any) string {
-	switch x := v.(type) {
-	case string:
-		if len(x) > 40 {
-			return "a string"
-		}
-		return fmt.Sprintf("string %q", x)
-	case bool:
-		return fmt.Sprintf("boolean %v", x)
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a sequence"
-	}
-	if f, ok := toFloat(v); ok {
-		return num(f)
-	}
-	return fmt.Sprintf("%T", v)
 }

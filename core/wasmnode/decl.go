@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -323,53 +322,18 @@ func declParam(field string, p DeclParam) (node.Param, error) {
 	return param, nil
 }
 
-// checkValue checks v (as encoding/json decodes it with UseNumber) against p and
-// returns it as the Go value the standard specs use: float64 for a number,
-// int for an integer.
+// checkValue checks v (as encoding/json decodes it with UseNumber) against p
+// as a definition's value is checked (node.CheckValue) and returns it as the Go
+// value the standard specs use: float64 for a number, int for an integer.
 func checkValue(p node.Param, v any) (any, string) {
-	switch p.Type {
-	case node.ParamNumber, node.ParamInteger:
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, fmt.Sprintf("must be a %s, got %s", p.Type, jsonType(v))
-		}
-		f, err := n.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("%s is not a finite number", n)
-		}
-		if p.Min != nil && (f < *p.Min || p.ExclusiveMin && f == *p.Min) {
-			return nil, fmt.Sprintf("%v is below min %v", f, *p.Min)
-		}
-		if p.Max != nil && f > *p.Max {
-			return nil, fmt.Sprintf("%v is above max %v", f, *p.Max)
-		}
-		if p.Type == node.ParamInteger {
-			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				return nil, fmt.Sprintf("%s is not an integer", n)
-			}
-			return int(f), ""
-		}
-		return f, ""
-	case node.ParamString:
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Sprintf("must be a string, got %s", jsonType(v))
-		}
-		if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
-			return nil, fmt.Sprintf("%q is not one of enum %q", s, p.Enum)
-		}
-		return s, ""
-	case node.ParamBool:
-		if _, ok := v.(bool); !ok {
-			return nil, fmt.Sprintf("must be a boolean, got %s", jsonType(v))
-		}
-		return v, ""
-	default: // object
-		if _, ok := v.(map[string]any); !ok {
-			return nil, fmt.Sprintf("must be an object, got %s", jsonType(v))
-		}
-		return plain(v), ""
+	out, msg := node.CheckValue(p, v)
+	switch x := out.(type) {
+	case int64:
+		return int(x), msg
+	case map[string]any:
+		return plain(x), msg
 	}
+	return out, msg
 }
 
 // plain turns the json.Numbers in v into float64s.
@@ -392,22 +356,6 @@ func plain(v any) any {
 		return out
 	}
 	return v
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case json.Number:
-		return "a number"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return "null"
 }
 
 // validName reports whether s is a node type, port or param name a module may declare.

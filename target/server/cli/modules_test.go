@@ -199,7 +199,7 @@ func TestCustomModuleErrors(t *testing.T) {
 		{"a standard type", []string{"nodes", "--modules", redeclare("fake.wasm", `{"node_type": "gain"}`)},
 			[]string{"fake.wasm declares node type \"gain\", which the standard module gain.wasm already has"}},
 		{"a bad declaration", []string{"nodes", "--modules", redeclare("bad.wasm", `{"node_type": "bad", "params": [{"name": "x", "type": "number", "default": 5, "max": 1}]}`)},
-			[]string{"bad.wasm: wasm: bad node declaration: params[0].default: 5 is above max 1"}},
+			[]string{"bad.wasm: wasm: bad node declaration: params[0].default: must be <= 1"}},
 		{"two modules of one type", []string{"nodes", "--modules", redeclare("one.wasm", `{"node_type": "twin"}`), "--modules", redeclare("two.wasm", `{"node_type": "twin"}`)},
 			[]string{"two.wasm declares node type \"twin\", which the module", "one.wasm already has"}},
 		{"not a directory", []string{"nodes", "--modules", filepath.Join(dir, "nope")}, []string{"--modules " + filepath.Join(dir, "nope") + ": not a directory"}},
