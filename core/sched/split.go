@@ -397,6 +397,14 @@ func (x *exit) def(id string, back bool) NodeDef {
 
 func (x *exit) Process(ctx context.Context, _ int, f *frame.Frame, emit node.Emit) error {
 	if f.Kind == frame.KindControl {
+		// A cancel a node sent (speech_buffer's barge-in) crosses, so the other
+		// side drops the work it has queued too; end of stream and flush cross
+		// as the input's end (the return node's EndInput) and Control.
+		if f.Op == frame.Cancel && x.bridge != nil {
+			if err := x.bridge.Send(ctx, x.addr, f); err != nil {
+				return fmt.Errorf("%w: %w", node.ErrFatal, err)
+			}
+		}
 		return nil
 	}
 	if x.bridge == nil {

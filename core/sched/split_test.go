@@ -282,3 +282,71 @@ func texts(outs <-chan Output) map[string][]string {
 	}
 	return got
 }
+
+// recordingBridge records what the front side sends across; nothing comes back.
+type recordingBridge struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (b *recordingBridge) Send(_ context.Context, addr string, f *frame.Frame) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	what := string(f.Data)
+	if f.Kind == frame.KindControl {
+		what = f.Op.String()
+	}
+	b.sent = append(b.sent, addr+":"+what)
+	return nil
+}
+
+func (b *recordingBridge) EndInput(context.Context) error { return nil }
+
+func (b *recordingBridge) Next(context.Context) (*frame.Frame, error) { return nil, io.EOF }
+
+// TestSplitCancelCrosses: a cancel a front node sends down a cut edge (a
+// barge-in) crosses to the back side, in order with the data, so the server's
+// part drops its queued work as the whole graph would.
+func TestSplitCancelCrosses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	barge := &fnNode{process: func(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+		if in.Kind == frame.KindControl {
+			return nil
+		}
+		if string(in.Data) == "stop" {
+			emit(0, frame.NewControl(in.Header, frame.Cancel))
+			return nil
+		}
+		emit(0, in)
+		return nil
+	}}
+	g := &Graph{Nodes: []NodeDef{def("a", barge), def("b", tagNode("b"))}, Edges: []Edge{{From: "a", To: "b"}}}
+	s, err := SplitGraph(g, []string{"b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := &recordingBridge{}
+	front := start(t, s.FrontGraph(br), Options{})
+	for _, txt := range []string{"one", "stop", "two"} {
+		if err := front.Push(ctx, frame.NewText(frame.Header{}, txt)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := front.CloseInput(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range front.Outputs() {
+	}
+	if err := front.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	// "one" crosses unless the cancel found it still queued at the cut (and
+	// dropped it, as a cancel does).
+	want := []string{"a.out:cancel", "a.out:two"}
+	if got := br.sent; !slices.Equal(got, want) && !slices.Equal(got, append([]string{"a.out:one"}, want...)) {
+		t.Errorf("sent across %q, want %q, after \"a.out:one\" or not", got, want)
+	}
+}
