@@ -1,18 +1,30 @@
 // The demo page: a WAV file or the microphone -> an editable definition -> the
-// pipeline in this tab -> input and output waveforms and VAD segments on one time
-// axis, per-node latency, the pipeline's graph, the events, playback.
-// window.demo exposes the same steps to tests (e2e/).
+// pipeline in this tab, its server nodes (runtime_hint: server, Python nodes) on
+// the server that serves the page (split placement, docs/placement.md) -> input
+// and output waveforms and VAD segments on one time axis, per-node latency, the
+// pipeline's graph with where each node ran, the events, playback; for a voice
+// pipeline, its transcripts and replies as they come, the reply audio played and
+// stopped when the user barges in. window.demo exposes the same steps to tests (e2e/).
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const EXAMPLE = "examples/speech-frontend.yaml";
+  const DEFAULT_EXAMPLE = "speech-frontend";
+  // The examples bundled with remotemedia: the server offers those it can run
+  // (GET /v1/pipelines); the others are listed as not offered, with why.
+  const BUNDLED = ["speech-frontend", "split-frontend", "voice", "fanout", "transcribe"];
   const COLORS = { input: "#b8bec9", output: "#2b6cd4", speech: "#2fa36b", open: "#8fd3b1" };
   const worker = new URLSearchParams(location.search).has("worker");
   // timeline: what the output canvases show, all in the input's time (ms from its start).
   //   input:  {samples, channels, sampleRate} (a file) or {env: [[lo, hi], ...] per ENV_MS, rate} (the microphone)
   //   output: [{ts_us, samples, channels, sampleRate}] chunks drawn at their timestamps
   //   segments: [{start, end}] speech in ms (end null while it lasts); totalMs: the axis' length
-  const state = { rm: null, input: null, result: null, capturing: null, pipeline: null, timeline: null, colors: COLORS };
+  // server: what the server that serves the page offers: {pipelines: Map name -> catalogue entry,
+  //   python: true | false (serve --python off) | null (unknown), pythonTypes: Map type -> unavailable reason or ""}
+  // example: {name, text} of the example last loaded: the definition runs split by that name while unchanged
+  // placement: where the last pipeline's nodes ran ({server: [ids], tab: [ids], how}) or null (all in the tab)
+  // voice: the conversation of the last microphone run: {turns, bargeIns, stops, played, dropped}
+  const state = { rm: null, input: null, result: null, capturing: null, pipeline: null, timeline: null, colors: COLORS,
+    server: { pipelines: new Map(), python: null, pythonTypes: new Map() }, example: null, placement: null, voice: null };
   window.demo = state;
 
   function setStatus(text, s = "ok") { $("status").textContent = text; $("status").dataset.state = s; }
@@ -30,6 +42,105 @@
       li.append(msg);
       ul.append(li);
     }
+    const hint = hintFor(err);
+    if (hint) {
+      const li = document.createElement("li");
+      li.className = "hint";
+      li.textContent = hint;
+      ul.append(li);
+    }
+  }
+
+  // ---- the server: its catalogue, its Python nodes, split placement ----
+
+  // probeServer reads what the page's server offers. A failure leaves the lists
+  // empty: the demo still runs definitions wholly in the tab.
+  async function probeServer() {
+    const sv = state.server;
+    try {
+      const r = await fetch("v1/pipelines");
+      if (r.ok) for (const p of (await r.json()).pipelines || []) sv.pipelines.set(p.name, p);
+    } catch { /* no catalogue */ }
+    try {
+      const r = await fetch("v1/nodes");
+      sv.python = r.ok ? true : r.status === 404 ? false : null;
+      if (r.ok) for (const t of await r.json()) sv.pythonTypes.set(t.node_type, t.unavailable || "");
+    } catch { sv.python = null; }
+  }
+
+  // typesIn lists the node types a definition's text names (YAML or JSON).
+  function typesIn(text) {
+    return [...new Set([...text.matchAll(/["']?node_type["']?\s*:\s*["']?([A-Za-z_][\w.-]*)/g)].map((m) => m[1]))];
+  }
+
+  // whyNotOffered says why the server does not offer example name, or "".
+  function whyNotOffered(name) {
+    if (state.server.pipelines.has(name)) return "";
+    if (state.server.python === false) return `the server runs without Python (remotemedia serve --python off), and ${name} has Python nodes: ` +
+      "start it with Python (make deps installs the packages and models) to run it";
+    return `the server does not offer ${name}: some of its nodes cannot run there (a Python package or model is missing; ` +
+      "the server's log at start-up names them, and make deps installs them)";
+  }
+
+  // hintFor turns an error into what to do about it, or "".
+  function hintFor(err) {
+    const msg = String((err && err.message) || err || "") + " " + ((err && err.problems) || []).map((p) => p.message).join(" ");
+    if (/403/.test(msg) && /inline/.test(msg)) {
+      const ex = state.example;
+      return "This server does not run definitions sent from the page (inline): the definition has nodes for the server and is not " +
+        (ex ? `the example ${ex.name} as loaded` : "an example as loaded") + ". Load the example unchanged (the server runs its own copy by name), " +
+        "or start the server with remotemedia serve --allow-inline.";
+    }
+    const py = typesIn($("def").value).filter((t) => /unknown node type "?/.test(msg) && msg.includes(t) && !state.server.pythonTypes.has(t));
+    if (py.length && state.server.python === false) {
+      return `${py.join(", ")}: the server runs without Python (remotemedia serve --python off), so its Python node types are not there. ` +
+        "Start the server with Python to run this definition.";
+    }
+    const missing = typesIn($("def").value).filter((t) => state.server.pythonTypes.get(t));
+    if (missing.length) return missing.map((t) => state.server.pythonTypes.get(t)).join("; ") + " (on the server)";
+    return "";
+  }
+
+  // pipelineOpts: split placement on the page's server, by the example's name
+  // while the text is the example's, else inline (which needs serve --allow-inline).
+  // A definition with no node for the server runs wholly in the tab either way.
+  // A server whose node list could not be read (behind a token, say) is left out:
+  // the definition then runs wholly in the tab, as it did before split placement.
+  function pipelineOpts(text) {
+    const ex = state.example;
+    if (state.server.python === null) return {};
+    if (ex && text === ex.text && state.server.pipelines.has(ex.name)) return { server: "/", split: ex.name };
+    return { server: "/", split: true };
+  }
+
+  // newPipeline builds the definition in the textarea, split where it has server nodes.
+  // An example the server does not offer fails here, saying why, before any input is read.
+  async function newPipeline() {
+    const text = $("def").value, opts = pipelineOpts(text), ex = state.example;
+    if (ex && text === ex.text && whyNotOffered(ex.name)) {
+      const err = new Error(`${ex.name} cannot run here: ${whyNotOffered(ex.name)}`);
+      err.kind = "not offered";
+      throw err;
+    }
+    const p = await state.rm.pipeline(text, opts);
+    state.pipeline = p;
+    const graph = await p.graph().catch(() => null);
+    state.graph = graph;
+    const server = graph ? graph.nodes.filter((n) => n.placement === "server").map((n) => n.id) : [];
+    state.placement = server.length
+      ? { server, tab: graph.nodes.filter((n) => n.placement !== "server").map((n) => n.id),
+        how: opts.split === true ? "the definition sent inline" : "the server's catalogue pipeline " + opts.split }
+      : null;
+    showPlacement();
+    return p;
+  }
+
+  function showPlacement() {
+    const pl = state.placement, el = $("placement");
+    el.dataset.split = pl ? "true" : "false";
+    el.textContent = pl
+      ? `Split placement: ${pl.server.join(", ")} on the server (${pl.how}); ${pl.tab.join(", ")} in this tab.`
+      : "Runs wholly in this tab" + (state.server.python === null ? " (the server's node list could not be read, so nothing runs there)." : ".");
   }
 
   // ---- the timeline: waveforms, VAD segments and the time axis, sharing x(ms) ----
@@ -149,10 +260,18 @@
     return null;
   }
 
+  // segmentsOf reads the speech segments of a run's events: the VAD's, or, where
+  // they are not an output (a voice pipeline's vad feeds its speech_buffer), the
+  // utterances speech_buffer cut ({"event": "utterance", start_ms, end_ms}).
   function segmentsOf(events) {
     const segs = [];
     let open = null;
     for (const ev of events) {
+      const d = ev && ev.data;
+      if (d && d.event === "utterance" && typeof d.start_ms === "number" && typeof d.end_ms === "number") {
+        segs.push({ start: d.start_ms, end: d.end_ms, utterance: true });
+        continue;
+      }
       const ch = vadChange(ev);
       if (!ch) continue;
       if (ch.what === "start" && !open) { open = { start: ch.ms, end: null }; segs.push(open); }
@@ -182,9 +301,12 @@
   function showStats(stats) {
     const tb = $("stats").tBodies[0];
     tb.textContent = "";
+    const onServer = new Set(state.placement ? state.placement.server : []);
     for (const s of stats || []) {
       const tr = tb.insertRow();
-      for (const v of [s.id, s.in, s.out, s.dropped, s.errors, us(s.work_mean_us), us(s.p50_us), us(s.p99_us), us(s.blocked_p99_us)]) tr.insertCell().textContent = v;
+      // The server's end frame gives percentiles only: no mean for its nodes.
+      const mean = onServer.has(s.id) && !s.work_mean_us ? "–" : us(s.work_mean_us);
+      for (const v of [s.id + (onServer.has(s.id) ? " (server)" : ""), s.in, s.out, s.dropped, s.errors, mean, us(s.p50_us), us(s.p99_us), us(s.blocked_p99_us)]) tr.insertCell().textContent = v;
     }
     const step = (stats || [])[0]?.clock_us;
     $("stats").caption.textContent = step === undefined ? "" : step <= 20
@@ -201,6 +323,10 @@
     if (ch && ch.what === "start") return { text: "speech starts" + (typeof ch.d.probability === "number" ? " (p " + ch.d.probability.toFixed(2) + ")" : "") };
     if (ch && ch.what === "end") return { text: "speech ends" + (typeof ch.d.duration_ms === "number" ? " after " + seconds(ch.d.duration_ms) : "") };
     if (ev.kind === "text") return { text: "“" + ev.text + "”" };
+    const d = ev.data && typeof ev.data === "object" ? ev.data : {};
+    if (d.event === "utterance") return { text: `utterance ${seconds(d.start_ms)}–${seconds(d.end_ms)} (${seconds(d.speech_ms)} of speech) to the ASR` };
+    if (d.event === "barge_in") return { text: `barge-in: speech at ${seconds(d.time_ms)} over the reply; the reply is cancelled`, cls: "barge" };
+    if (ev.kind === "control") return { text: ev.text + " (control frame)" + (ev.text === "cancel" ? ": the reply in flight is dropped" : ""), cls: "barge" };
     return { text: JSON.stringify(ev.data ?? ev.text ?? null) };
   }
 
@@ -313,7 +439,7 @@
     setStatus("running…", "running");
     let p;
     try {
-      p = await state.rm.pipeline($("def").value);
+      p = await newPipeline();
       showGraph(p, null);
       const t0 = performance.now();
       progress(0, state.input.info ? state.input.info.frames / state.input.info.sampleRate : 0);
@@ -340,8 +466,128 @@
     try {
       const graph = await p.graph();
       RemoteMediaInspector.render($("graph"), graph, stats || []);
+      markPlacement(graph);
     } catch (err) {
       $("graph").textContent = "graph unavailable: " + err.message;
+    }
+  }
+
+  // markPlacement labels each node of the drawn graph with where it ran: a
+  // "server" or "tab" tag in its box (split placement only).
+  function markPlacement(graph) {
+    const NS = "http://www.w3.org/2000/svg";
+    for (const n of graph.nodes) {
+      if (!n.placement) continue;
+      const gr = $("graph").querySelector(`g[data-node="${CSS.escape(n.id)}"]`);
+      if (!gr || gr.querySelector(".placement")) continue;
+      gr.dataset.placement = n.placement;
+      const h = Number(gr.querySelector("rect").getAttribute("height"));
+      const tag = document.createElementNS(NS, "text"); // bottom left; the ports are bottom right
+      tag.setAttribute("x", "8");
+      tag.setAttribute("y", String(h - 6));
+      tag.setAttribute("class", "placement placement-" + n.placement);
+      tag.textContent = n.placement === "server" ? "on the server" : "in this tab";
+      gr.append(tag);
+    }
+  }
+
+  // ---- a voice pipeline: transcripts, replies, reply audio, barge-in ----
+
+  // Voice keeps the conversation of a microphone run and plays the reply audio:
+  // the audio outputs of Python nodes (a TTS) are replies. A barge_in event
+  // (speech_buffer, docs/voice.md) or a cancel frame on a reply output stops
+  // what is playing and scheduled, and reply audio stamped before the
+  // interrupting utterance's start is dropped when it comes late.
+  class Voice {
+    constructor(ctx, replyNodes) {
+      this.ctx = ctx;
+      this.replyNodes = new Set(replyNodes);
+      this.playing = [];
+      this.playhead = 0;
+      this.dropBeforeUs = -1;
+      this.log = { turns: [], bargeIns: 0, stops: [], played: 0, dropped: 0 };
+      $("voice").hidden = false;
+      $("turns").textContent = "";
+      $("reply-state").textContent = "";
+    }
+
+    isReply(o) { return this.replyNodes.has(o.node); }
+
+    audio(o) {
+      if (!this.isReply(o)) return;
+      if (o.ts_us < this.dropBeforeUs) { this.log.dropped++; return; }
+      const frames = o.samples.length / o.channels, buf = this.ctx.createBuffer(o.channels, frames, o.sampleRate);
+      for (let c = 0; c < o.channels; c++) {
+        const ch = buf.getChannelData(c);
+        for (let i = 0; i < frames; i++) ch[i] = o.samples[i * o.channels + c];
+      }
+      const src = this.ctx.createBufferSource();
+      src.buffer = buf;
+      src.connect(this.ctx.destination);
+      const at = Math.max(this.ctx.currentTime, this.playhead);
+      src.start(at);
+      this.playhead = at + buf.duration;
+      this.playing.push(src);
+      src.onended = () => { this.playing = this.playing.filter((x) => x !== src); this.showState(); };
+      this.log.played++;
+      // A reply carries the timestamp of the utterance it answers, as its transcript does.
+      const turn = this.log.turns.findLast((t) => t.ts_us <= o.ts_us);
+      if (turn && !turn.reply) {
+        turn.reply = o.node;
+        this.line("reply", `reply audio from ${o.node}, for “${turn.text.trim()}”`, o.ts_us);
+      }
+      this.showState();
+    }
+
+    // event reads a non-audio output; it reports whether it was a voice one.
+    event(o) {
+      const d = o.data && typeof o.data === "object" ? o.data : null;
+      if (d && d.event === "barge_in") {
+        this.log.bargeIns++;
+        const stopped = this.stop("barge-in at " + seconds(d.time_ms), typeof d.start_ms === "number" ? d.start_ms * 1000 : o.ts_us);
+        this.line("barge", stopped ? "you spoke over the reply: its playback stopped, the rest of it is dropped" : "you spoke again: the reply still in flight is dropped", d.time_ms * 1000);
+        return true;
+      }
+      if (o.kind === "control" && o.text === "cancel" && this.isReply(o)) {
+        this.stop("cancel on " + o.node + "." + o.port, o.ts_us);
+        return true;
+      }
+      if (o.kind === "text") {
+        const reply = this.isReply(o);
+        if (!reply) this.log.turns.push({ ts_us: o.ts_us, text: o.text, node: o.node });
+        this.line(reply ? "reply" : "heard", (reply ? "reply (" + o.node + "): " : "heard: ") + "“" + o.text.trim() + "”", o.ts_us);
+        return true;
+      }
+      return false;
+    }
+
+    stop(why, dropBeforeUs) {
+      const stopped = this.playing.length;
+      for (const src of this.playing) { try { src.stop(); } catch { /* not started */ } }
+      this.playing = [];
+      this.playhead = 0;
+      this.dropBeforeUs = Math.max(this.dropBeforeUs, dropBeforeUs);
+      this.log.stops.push({ why, stopped });
+      this.showState("stopped (" + why + ")");
+      return stopped;
+    }
+
+    // end: the microphone stopped and the audio context closes: nothing plays.
+    end() {
+      this.playing = [];
+      this.showState("the microphone stopped");
+    }
+
+    line(cls, text, tsUs) {
+      const li = document.createElement("li");
+      li.className = cls;
+      li.textContent = (typeof tsUs === "number" ? seconds(tsUs / 1000) + "  " : "") + text;
+      $("turns").append(li);
+    }
+
+    showState(note) {
+      $("reply-state").textContent = (this.playing.length ? "playing the reply" : "reply audio: idle") +
+        ` · ${this.log.played} chunk(s) played` + (this.log.dropped ? `, ${this.log.dropped} dropped after a barge-in` : "") + (note ? " · " + note : "");
     }
   }
 
@@ -350,12 +596,15 @@
   async function mic() {
     if (state.capturing) { state.capturing.stop(); return; }
     showErrors(null);
-    let p, ctx, redraw;
+    let p, ctx, redraw, voice;
     try {
-      p = await state.rm.pipeline($("def").value);
+      p = await newPipeline();
       await showGraph(p, null);
       const ms = await navigator.mediaDevices.getUserMedia({ audio: true });
       ctx = new AudioContext();
+      const replies = (state.graph ? state.graph.nodes : []).filter((n) => n.runtime === "python" && /TTS|Ultravox/.test(n.node_type)).map((n) => n.id);
+      voice = replies.length || /speech_buffer/.test($("def").value) ? new Voice(ctx, replies) : null;
+      state.voice = voice ? voice.log : null;
       // The envelope of every captured block, in the pipeline's time: the blocks
       // onInput sees are the samples pushed, so their count is the frames' ts_us.
       const env = [], per = (ctx.sampleRate * ENV_MS) / 1000;
@@ -373,7 +622,8 @@
         tl.totalMs = Math.max(10000, Math.ceil(tl.nowMs / 5000) * 5000);
       } });
       state.capturing = it;
-      $("input-info").textContent = "microphone — " + ctx.sampleRate + " Hz (the browser's rate), 1 ch";
+      $("input-info").textContent = "microphone — " + ctx.sampleRate + " Hz (the browser's rate), 1 ch" +
+        (state.placement ? "; split: " + state.placement.server.join(", ") + " on the server" : "");
       $("mic").textContent = "Stop microphone";
       setStatus("listening…", "running");
       const events = [], audio = new Map(); // src -> {chunks, rate, channels}
@@ -384,6 +634,7 @@
       }, 250);
       for await (const o of it) {
         if (o.kind === "audio") {
+          voice?.audio(o);
           const src = o.node + "." + o.port;
           if (!audio.has(src)) audio.set(src, { node: o.node, port: o.port, chunks: [], sampleRate: o.sampleRate, channels: o.channels });
           audio.get(src).chunks.push(o);
@@ -391,6 +642,7 @@
           continue;
         }
         events.push(o);
+        voice?.event(o);
         tl.segments = segmentsOf(events);
         showEvents(events);
       }
@@ -416,6 +668,7 @@
       setStatus("failed: " + (err.kind || "error"), "failed");
     } finally {
       clearInterval(redraw);
+      voice?.end();
       state.capturing = null;
       $("mic").textContent = "Use microphone";
       if (ctx) ctx.close().catch(() => {});
@@ -425,11 +678,34 @@
 
   // ---- the definition ----
 
-  async function loadExample() {
-    const text = await fetch(EXAMPLE).then((r) => (r.ok ? r.text() : Promise.reject(new Error(EXAMPLE + ": HTTP " + r.status))));
+  // loadExample puts example name (default: the one picked in the list) in the textarea.
+  async function loadExample(name) {
+    name = name || $("examples").value || DEFAULT_EXAMPLE;
+    const url = "examples/" + name + ".yaml";
+    const text = await fetch(url).then((r) => (r.ok ? r.text() : Promise.reject(new Error(url + ": HTTP " + r.status))));
     $("def").value = text;
-    $("def-source").textContent = "The example definition (" + EXAMPLE + ").";
+    $("examples").value = name;
+    state.example = { name, text };
+    const why = whyNotOffered(name);
+    $("def-source").textContent = `The example ${name} (${url}).` + (why ? " Not runnable here: " + why + "." : "") +
+      (!why && state.server.pipelines.get(name)?.description ? " " + state.server.pipelines.get(name).description : "");
+    $("def-source").dataset.offered = why ? "false" : "true";
     return text;
+  }
+
+  // listExamples fills the example list: the server's catalogue, then the bundled examples it does not offer.
+  function listExamples() {
+    const sel = $("examples");
+    sel.textContent = "";
+    const names = [...state.server.pipelines.keys()];
+    for (const n of BUNDLED) if (!names.includes(n)) names.push(n);
+    for (const n of names) {
+      const o = document.createElement("option");
+      o.value = n;
+      o.textContent = n + (state.server.pipelines.has(n) ? "" : " (not offered by this server)");
+      sel.append(o);
+    }
+    sel.value = state.server.pipelines.has(DEFAULT_EXAMPLE) || !names.length ? DEFAULT_EXAMPLE : names[0];
   }
 
   function showMode() {
@@ -445,6 +721,7 @@
   state.useFile = useFile;
   state.loadExample = loadExample;
   state.mic = mic;
+  state.newPipeline = newPipeline;
 
   async function main() {
     showMode();
@@ -455,10 +732,13 @@
     $("run").addEventListener("click", run);
     $("mic").addEventListener("click", mic);
     $("example").addEventListener("click", () => loadExample().catch(showErrors));
+    $("examples").addEventListener("change", () => loadExample().catch(showErrors));
     $("save").addEventListener("click", () => state.rm.saveDefinition("demo", $("def").value).then(() => {
       setStatus("definition saved");
-      $("def-source").textContent = "Your saved definition (this browser's IndexedDB); “Load the example” goes back to " + EXAMPLE + ".";
+      $("def-source").textContent = "Your saved definition (this browser's IndexedDB); “Load the example” goes back to the example picked.";
     }, showErrors));
+    await probeServer();
+    listExamples();
     try {
       const t0 = performance.now();
       // ?worker in the address runs the pipelines in a Web Worker (a runaway node is stopped).
@@ -466,7 +746,7 @@
       const saved = await state.rm.loadDefinition("demo").catch(() => undefined);
       if (saved) {
         $("def").value = saved;
-        $("def-source").textContent = "Your saved definition (this browser's IndexedDB); “Load the example” goes back to " + EXAMPLE + ".";
+        $("def-source").textContent = "Your saved definition (this browser's IndexedDB); “Load the example” goes back to the example picked.";
       } else {
         await loadExample().catch(() => {});
       }

@@ -701,7 +701,9 @@
     /**
      * Opens a streaming session and feeds it raw blocks: returns
      * {push(Float32Array), end() -> stats} and calls onOutput for every
-     * output frame or event as it comes.
+     * output frame or event as it comes. A live session (this and stream())
+     * gives each speech_buffer node that leaves barge_in_ms unset 150 ms, as the
+     * server's live sessions do (docs/voice.md, "Barge-in").
      */
     async open(onOutput, { sampleRate, channels = 1 }) {
       const sid = await this._core.open(this._id, onOutput, { sampleRate, channels });
@@ -721,8 +723,8 @@
     /** Per-node counters and times of the live or last session: work time (p50_us, p99_us, work_mean_us), time blocked
      * on full queues downstream (blocked_p50_us, blocked_p99_us), and clock_us, the step of the tab's clock. */
     stats() { return this._core.stats(this._id); }
-    /** The pipeline's graph: {nodes: [{id, node_type, runtime, inputs, outputs}], edges: [{from, from_port, to, to_port, when}]}
-     * (the shape web/inspector.js draws). */
+    /** The pipeline's graph: {nodes: [{id, node_type, runtime, inputs, outputs, placement}], edges: [{from, from_port, to, to_port, when}]}
+     * (the shape web/inspector.js draws); placement ("server" or "tab") only with split placement. */
     graph() { return this._core.graph(this._id); }
     /** Forgets the pipeline. */
     close() { return this._core.close(this._id); }

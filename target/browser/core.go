@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/remotemedia/hybrid/core/client"
+	"github.com/remotemedia/hybrid/core/def"
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/runner"
@@ -45,6 +46,10 @@ type pipeline struct {
 	stats   []sched.NodeStats
 	live    session       // a *sched.Session, or a split one (split.go)
 	split   *client.Split // split placement: the server runs part of it (split.go)
+	// liveGraph and liveSplit are what live sessions (open) run: the same, with
+	// barge-in on (bargein.go).
+	liveGraph *sched.Graph
+	liveSplit *client.Split
 }
 
 // exports builds the object handed to JavaScript. Every method returns a Promise.
@@ -177,6 +182,12 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 		return nil, err
 	}
 	pl := &pipeline{p: p, split: split, frameMS: int(opt(arg(args, 1), "frameMs", runner.DefaultFrameMS))}
+	pl.liveGraph, pl.liveSplit = def.WithLiveBargeIn(p.Def, p.Graph), split
+	if split != nil && pl.liveGraph != p.Graph {
+		if pl.liveSplit, err = splitOf(arg(args, 1), &runner.Pipeline{Def: p.Def, Graph: pl.liveGraph}, text.String()); err != nil {
+			return nil, err
+		}
+	}
 	// Load (IndexedDB) and compile (off the main thread) the modules now and all at
 	// once, rather than one after another when the first session starts them; a
 	// missing or broken module fails here.

@@ -9,9 +9,10 @@ import (
 	"github.com/remotemedia/hybrid/core/sched"
 )
 
-// graph(id) -> {nodes: [{id, node_type, runtime, inputs, outputs}], edges:
+// graph(id) -> {nodes: [{id, node_type, runtime, inputs, outputs, placement}], edges:
 // [{from, from_port, to, to_port, when}]}: the shape the inspector draws
-// (web/inspector.js), the same as the server's GET /v1/inspect gives.
+// (web/inspector.js), the same as the server's GET /v1/inspect gives; placement
+// ("server" or "tab") only for a pipeline with split placement.
 func (c *core) graph(args []js.Value) (any, error) {
 	p, err := c.pipelineOf(arg(args, 0))
 	if err != nil {
@@ -20,7 +21,17 @@ func (c *core) graph(args []js.Value) (any, error) {
 	if p.p == nil || p.p.Graph == nil {
 		return nil, errors.New("graph: the pipeline has no graph")
 	}
-	return graphJS(p.p.Graph), nil
+	g := graphJS(p.p.Graph)
+	if p.split != nil { // split placement: where each node runs
+		for _, n := range g["nodes"].([]any) {
+			m := n.(map[string]any)
+			m["placement"] = "tab"
+			if p.split.Sched().OnBack(m["id"].(string)) {
+				m["placement"] = "server"
+			}
+		}
+	}
+	return g, nil
 }
 
 func graphJS(g *sched.Graph) map[string]any {

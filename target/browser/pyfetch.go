@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall/js"
 
@@ -20,6 +21,12 @@ type fetchDoer struct{}
 func registerPython(ctx context.Context, c *core, server, token string) error {
 	client := pynode.NewClient(server, token, fetchDoer{})
 	types, err := client.Nodes(ctx)
+	var status *pynode.StatusError
+	if errors.As(err, &status) && status.Code == 404 {
+		// No Python node API there (serve --python off): no Python node types,
+		// and split placement of the server's other nodes still works.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -80,10 +80,11 @@ func (p *pipeline) run(ctx context.Context, src runner.Source, sink runner.Sink)
 	return runner.Run(ctx, p.p, src, sink, sched.Options{StreamID: "browser"})
 }
 
-// start starts a live session of p, in the tab or split.
+// start starts a live session of p, in the tab or split, with barge-in on
+// (bargein.go).
 func (p *pipeline) start(ctx context.Context) (session, error) {
-	if p.split != nil {
-		return p.split.Start(ctx)
+	if p.liveSplit != nil {
+		return p.liveSplit.Start(ctx)
 	}
-	return sched.Start(ctx, p.p.Graph, sched.Options{StreamID: "browser"})
+	return sched.Start(ctx, p.liveGraph, sched.Options{StreamID: "browser"})
 }

@@ -137,7 +137,7 @@ func buildPipeline(data []byte, reg *node.Registry, source string) (*Pipeline, e
 		base := filepath.Base(source)
 		name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	p := &Pipeline{Name: name, Description: d.Metadata.Description, Source: source, def: d, graph: withBargeIn(d, g), runGraph: g, metricName: name}
+	p := &Pipeline{Name: name, Description: d.Metadata.Description, Source: source, def: d, graph: def.WithLiveBargeIn(d, g), runGraph: g, metricName: name}
 	if source == "" {
 		p.metricName = "inline"
 	}

@@ -9,49 +9,8 @@ import (
 )
 
 // DefaultBargeInMS is the barge_in_ms a live session gives each speech_buffer
-// node whose definition leaves it unset: in a live session the user may talk
-// over a reply, and then the reply's queued work and audio are cancelled and
-// the client is told to stop playing it (docs/voice.md). `remotemedia run` and
-// one-shot runs, which process a file faster than real time, keep the node's
-// default (off): there every reply is still in flight when the next utterance
-// starts, and nothing is played.
-const DefaultBargeInMS = 150.0
-
-// bargeInType is the node type that barges in, and bargeInParam its param.
-const (
-	bargeInType  = "speech_buffer"
-	bargeInParam = "barge_in_ms"
-)
-
-// withBargeIn returns g with barge-in on (DefaultBargeInMS) for each
-// speech_buffer node whose definition d does not set barge_in_ms, or g itself
-// when there is none. g's nodes are d's, in order (def.Build).
-func withBargeIn(d *def.Definition, g *sched.Graph) *sched.Graph {
-	var out *sched.Graph
-	for i, n := range g.Nodes {
-		if n.Spec == nil || n.Spec.Type != bargeInType || i >= len(d.Nodes) {
-			continue
-		}
-		if _, set := d.Nodes[i].Params[bargeInParam]; set {
-			continue
-		}
-		if out == nil {
-			c := *g
-			c.Nodes = append([]sched.NodeDef(nil), g.Nodes...)
-			out = &c
-		}
-		params := make(map[string]any, len(n.Params)+1)
-		for k, v := range n.Params {
-			params[k] = v
-		}
-		params[bargeInParam] = DefaultBargeInMS
-		out.Nodes[i].Params = params
-	}
-	if out == nil {
-		return g
-	}
-	return out
-}
+// node whose definition leaves it unset (def.WithLiveBargeIn).
+const DefaultBargeInMS = def.LiveBargeInMS
 
 // oneShotGraph is the graph a one-shot run runs: the definition as it is,
 // without the live default of barge-in.
