@@ -170,5 +170,8 @@ func BenchmarkBrowser(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(raw))/1e6, "MB-raw")
 		b.ReportMetric(float64(gz.Len())/1e6, "MB-gzip")
+		if br, err := os.Stat("../web/dist/core.wasm.br"); err == nil { // what serve sends a browser that takes br
+			b.ReportMetric(float64(br.Size())/1e6, "MB-br")
+		}
 	})
 }

@@ -133,10 +133,11 @@ var rows = []row{
 	{"Python throughput, 4 sessions, 1 ms of Python CPU per frame, 4 workers", "BenchmarkThroughput/busy-1ms/workers=4", "frames/s", 1, "frames/s", 0, false},
 	{"browser: node call in the tab (empty module, 20 ms stereo frame, copies included)", "BenchmarkBrowser/call/tab", "ns/call", 1e-3, "µs", 5, true},
 	{"browser: the same call under wazero", "BenchmarkBrowser/call/wazero", "ns/call", 1e-3, "µs", 0, true},
-	{"browser: core.wasm gzipped", "BenchmarkBrowser/size", "MB-gzip", 1, "MB", 1.5, true},
+	{"browser: core.wasm gzipped", "BenchmarkBrowser/size", "MB-gzip", 1, "MB", 2.6, true},
+	{"browser: core.wasm as serve sends it (brotli, precompressed)", "BenchmarkBrowser/size", "MB-br", 1, "MB", 2.6, true},
 	{"browser: core.wasm raw", "BenchmarkBrowser/size", "MB-raw", 1, "MB", 0, true},
-	{"browser: page load to first processed frame, cold", "BenchmarkBrowser/first-frame/cold", "ms", 1, "ms", 0, true},
-	{"browser: page load to first processed frame, warm", "BenchmarkBrowser/first-frame/warm", "ms", 1, "ms", 300, true},
+	{"browser: page load to first processed frame, cold", "BenchmarkBrowser/first-frame/cold", "ms", 1, "ms", 600, true},
+	{"browser: page load to first processed frame, warm", "BenchmarkBrowser/first-frame/warm", "ms", 1, "ms", 150, true},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
@@ -189,7 +190,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.only, "only", "", "run only the suites whose package contains this (\"live\": only the live rows, \"baselines\": only the Python baselines and start-up)")
+	flag.StringVar(&o.only, "only", "", "run only the suites whose package or -bench pattern contains this (the pattern ignoring case: \"voice\" runs the voice rows; \"live\": only the live rows, \"baselines\": only the Python baselines and start-up)")
 	flag.BoolVar(&o.quick, "quick", false, "check every benchmark's harness on tiny inputs: each suite once (-benchtime 1x), a short version of the live rows and the baselines; no instruction counts (the tests gate those)")
 	flag.StringVar(&o.bin, "bin", "bin/remotemedia", "the remotemedia binary the live rows serve and load with")
 	flag.StringVar(&o.defs, "definitions", "testdata/bench", "the folder holding the live rows' definition ("+livePipeline+".yaml)")
@@ -244,12 +245,19 @@ func main() {
 	}
 }
 
+// selectedBy tells whether -only only selects s: empty, or contained in its
+// folder and package, or in its -bench pattern ignoring case ("voice" selects
+// VoiceTurn).
+func (s suite) selectedBy(only string) bool {
+	return only == "" || strings.Contains(s.dir+"/"+s.pkg, only) || strings.Contains(strings.ToLower(s.bench), strings.ToLower(only))
+}
+
 // runAll runs the suites, the live rows and the baselines o selects into res,
 // and returns what failed.
 func runAll(o options, res *measurements) []string {
 	var failed []string
 	for _, s := range suites {
-		if o.only != "" && !strings.Contains(s.dir+"/"+s.pkg, o.only) {
+		if !s.selectedBy(o.only) {
 			continue
 		}
 		if s.counted[0] > 0 {

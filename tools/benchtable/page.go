@@ -306,7 +306,9 @@ func writePage(path string, res *measurements, table []tableRow) error {
 	fmt.Fprintf(&b, "| Extism's Go SDK, a no-op plugin call: its published figure | %s |\n", num(extismPublishedUS))
 	fmt.Fprintf(&b, "| Extism's Go SDK v1.7.1, the same measured by its own benchmark on a 2-core machine of this kind (not in this run) | %s |\n", num(extismMeasuredUS))
 
-	fmt.Fprintf(&b, "\n## Every row of the run\n\n| measure | value | target | meets |\n| --- | ---: | --- | --- |\n")
+	fmt.Fprintf(&b, "\n")
+	writeVoiceSection(p, &b)
+	fmt.Fprintf(&b, "## Every row of the run\n\n| measure | value | target | meets |\n| --- | ---: | --- | --- |\n")
 	for _, r := range table {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", strings.TrimSpace(r.what), r.value, r.target, r.meets)
 	}
