@@ -6,7 +6,7 @@
 // from_port, to, to_port, when}]}, as Pipeline.graph() in the tab and GET
 // /v1/inspect on the server give it; stats is the per-node list of
 // Pipeline.stats() (the same keys the server sends): {id, in, out, dropped,
-// errors, filtered, work_mean_us, p50_us, p99_us, blocked_p99_us, queue}.
+// errors, filtered, work_mean_us, p50_us, p99_us, blocked_p99_us, wait_p99_us, queue}.
 // Calling render again with the same graph only updates the numbers, so it can
 // be called a few times a second. A classic script: it defines
 // globalThis.RemoteMediaInspector; inspector.html and the demo use it.
@@ -94,7 +94,7 @@
       const text = s
         ? [`in ${s.in} · out ${s.out} · queue ${s.queue ?? 0}`,
           `work ${us(s.work_mean_us)} µs mean · p99 ${us(s.p99_us)}`,
-          `blocked p99 ${us(s.blocked_p99_us)} µs`,
+          `queue wait p99 ${us(s.wait_p99_us)} · blocked p99 ${us(s.blocked_p99_us)} µs`,
           `dropped ${s.dropped} · errors ${s.errors}` + (s.filtered ? ` · filtered ${s.filtered}` : "")]
         : ["no stats yet", "", "", ""];
       c.lines.forEach((line, i) => { line.textContent = text[i]; });

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,11 +209,60 @@ func TestStatsSplitWorkAndBlocked(t *testing.T) {
 	}
 	q := func(d time.Duration) time.Duration { return time.Duration(bucketUpper(bucketOf(uint64(d)))) }
 	st := stat(s, "w")
+	st.WaitP50, st.WaitP99, st.Wait = 0, 0, 0 // frame 2's wait depends on when the push ran: TestStatsQueueWait
 	expect := NodeStats{ID: "w", In: 2, Out: 2,
 		P50: q(5 * time.Microsecond), P99: q(5 * time.Microsecond),
 		BlockedP50: 0, BlockedP99: q(time.Millisecond),
 		Work: 10 * time.Microsecond, Blocked: time.Millisecond}
 	if st != expect {
 		t.Fatalf("stats\n%+v, want\n%+v", st, expect)
+	}
+}
+
+// TestStatsQueueWait: the time a data frame sits in a node's input queue
+// before Process takes it is the node's wait. The session's clock is a test
+// clock: frame 2 reaches b's queue at 0 while b works on frame 1, and the
+// clock moves 3 ms before b takes it.
+func TestStatsQueueWait(t *testing.T) {
+	ctx := deadline(t)
+	var now atomic.Int64
+	clock := func() time.Duration { return time.Duration(now.Load()) }
+	gate := make(chan struct{})
+	b := &fnNode{process: func(ctx context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		emit(0, in)
+		return nil
+	}}
+	s := start(t, &Graph{Nodes: []NodeDef{def("a", tagNode("a")), def("b", b)}, Edges: []Edge{{From: "a", To: "b"}}},
+		Options{clock: clock})
+	pushAll(t, s, 1, 2)
+	for stat(s, "b").QueueLen != 1 { // b holds frame 1, frame 2 waits in its queue
+		if ctx.Err() != nil {
+			t.Fatal("frame 2 never reached b's queue")
+		}
+		runtime.Gosched()
+	}
+	now.Add(int64(3 * time.Millisecond))
+	gate <- struct{}{}
+	gate <- struct{}{}
+	if err := s.CloseInput(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(s); len(got["b.out"]) != 2 {
+		t.Fatalf("outputs %v, want 2", got)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	q := func(d time.Duration) time.Duration { return time.Duration(bucketUpper(bucketOf(uint64(d)))) }
+	if st := stat(s, "b"); st.Wait != 3*time.Millisecond || st.WaitP50 != 0 || st.WaitP99 != q(3*time.Millisecond) {
+		t.Errorf("b: wait %v, p50 %v, p99 %v; want 3ms in all, 0 and %v", st.Wait, st.WaitP50, st.WaitP99, q(3*time.Millisecond))
+	}
+	if st := stat(s, "a"); st.Wait != 0 {
+		t.Errorf("a waited %v, want 0: the clock did not move while its frames were queued", st.Wait)
 	}
 }

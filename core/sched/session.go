@@ -74,7 +74,12 @@ type NodeStats struct {
 	// work time, which stays true where the clock is coarse (a browser tab's
 	// clock ticks every 5 µs to 1 ms) and the percentiles round to a tick.
 	Work, Blocked time.Duration
-	QueueLen      int // frames queued now, data and control
+	// WaitP50 and WaitP99 are, per data frame, the time it sat in the node's
+	// input queue before Process took it; Wait is their total. A synchronous
+	// session (Options.Synchronous) runs a frame through at once: 0.
+	WaitP50, WaitP99 time.Duration
+	Wait             time.Duration
+	QueueLen         int // frames queued now, data and control
 }
 
 // NodeError is a node's error as the session reports it: on Outputs under the
@@ -129,6 +134,7 @@ type Session struct {
 type item struct {
 	port int
 	f    *frame.Frame
+	at   time.Duration // when a data frame was queued (session clock; 0 in synchronous mode)
 }
 
 type outEdge struct {
@@ -173,8 +179,8 @@ type nodeRun struct {
 	cancelMarks map[*frame.Frame]int
 
 	in, out, dropped, errors, filtered atomic.Uint64
-	work, blocked                      atomic.Int64 // totals, ns
-	lat, blockedLat                    histogram
+	work, blocked, waited              atomic.Int64 // totals, ns
+	lat, blockedLat, waitLat           histogram
 	emitFn                             node.Emit
 }
 
@@ -406,8 +412,9 @@ func (s *Session) Push(ctx context.Context, f *frame.Frame) error {
 		return err
 	}
 	defer s.unlockInput()
+	now := s.clock()
 	for _, r := range s.sources {
-		if err := r.sendCtx(ctx, item{0, f}); err != nil {
+		if err := r.sendCtx(ctx, item{0, f, now}); err != nil {
 			return err
 		}
 	}
@@ -427,7 +434,7 @@ func (s *Session) CloseInput(ctx context.Context) error {
 	s.inputClosed = true
 	eos := frame.NewControl(frame.Header{StreamID: s.sid}, frame.EndOfStream)
 	for _, r := range s.sources {
-		if err := r.sendCtx(ctx, item{0, eos}); err != nil {
+		if err := r.sendCtx(ctx, item{port: 0, f: eos}); err != nil {
 			return err
 		}
 	}
@@ -461,7 +468,7 @@ func (s *Session) control(ctx context.Context, f *frame.Frame) error {
 	}
 	for _, r := range s.sources {
 		select {
-		case r.prio <- item{0, f}:
+		case r.prio <- item{port: 0, f: f}:
 		case <-r.exited:
 		case <-s.done:
 			return ErrClosed
@@ -526,11 +533,13 @@ func (s *Session) Stats() []NodeStats {
 		q := r.lat.quantiles(0.5, 0.99)
 		in := r.in.Load()
 		b := r.blockedLat.quantilesOf(in, 0.5, 0.99)
+		w := r.waitLat.quantilesOf(in, 0.5, 0.99)
 		out[i] = NodeStats{
 			ID: r.id, In: in, Out: r.out.Load(), Dropped: r.dropped.Load(),
 			Errors: r.errors.Load(), Filtered: r.filtered.Load(),
 			P50: q[0], P99: q[1], BlockedP50: b[0], BlockedP99: b[1],
 			Work: time.Duration(r.work.Load()), Blocked: time.Duration(r.blocked.Load()),
+			WaitP50: w[0], WaitP99: w[1], Wait: time.Duration(r.waited.Load()),
 			QueueLen: len(r.data) + len(r.prio), // 0 synchronous: nothing stays queued after a Push
 		}
 	}
@@ -649,6 +658,11 @@ func (r *nodeRun) handle(it item) {
 		r.in.Add(1)
 		r.current, r.blockedN = f, 0
 		t0 := r.s.clock()
+		if !r.s.synchronous {
+			wait := max(t0-it.at, 0)
+			r.waitLat.record(wait)
+			r.waited.Add(int64(wait))
+		}
 		err := r.n.Process(r.s.ctx, it.port, f, r.emitFn)
 		total := r.s.clock() - t0
 		r.current = nil
@@ -751,7 +765,7 @@ func (r *nodeRun) forwardControl(f *frame.Frame, port int) {
 			r.output(Output{Node: r.id, Port: r.portNames[p], Frame: f})
 		}
 		for _, e := range edges {
-			if !e.dst.sendPrio(item{e.toPort, f}) {
+			if !e.dst.sendPrio(item{port: e.toPort, f: f}) {
 				return
 			}
 		}
@@ -792,15 +806,15 @@ func (r *nodeRun) emit(port int, f *frame.Frame) {
 			}
 		}
 		if r.s.synchronous { // no queue fills: drop_oldest never has to drop
-			e.dst.queue.push(item{e.toPort, f})
+			e.dst.queue.push(item{port: e.toPort, f: f})
 		} else if e.drop {
-			e.dst.sendDropOldest(item{e.toPort, f})
+			e.dst.sendDropOldest(item{e.toPort, f, r.s.clock()})
 		} else {
+			t0 := r.s.clock()
 			select {
-			case e.dst.data <- item{e.toPort, f}:
+			case e.dst.data <- item{e.toPort, f, t0}:
 			default:
-				t0 := r.s.clock()
-				e.dst.send(item{e.toPort, f})
+				e.dst.send(item{e.toPort, f, t0})
 				r.blockedN += r.s.clock() - t0
 			}
 		}

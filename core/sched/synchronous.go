@@ -55,15 +55,15 @@ func (s *Session) pushSynchronous(ctx context.Context, f *frame.Frame) error {
 		s.inputClosed = true
 		eos := frame.NewControl(frame.Header{StreamID: s.sid}, frame.EndOfStream)
 		for _, r := range s.sources {
-			r.queue.push(item{0, eos})
+			r.queue.push(item{port: 0, f: eos})
 		}
 	case f.Kind == frame.KindControl:
 		for _, r := range s.sources {
-			r.prioQueue.push(item{0, f})
+			r.prioQueue.push(item{port: 0, f: f})
 		}
 	default:
 		for _, r := range s.sources {
-			r.queue.push(item{0, f})
+			r.queue.push(item{port: 0, f: f})
 		}
 	}
 	s.visit()

@@ -329,7 +329,7 @@ func statsJS(stats []sched.NodeStats) []any {
 		out[i] = map[string]any{"id": s.ID, "in": s.In, "out": s.Out, "dropped": s.Dropped, "errors": s.Errors,
 			"filtered": s.Filtered, "p50_us": us(s.P50), "p99_us": us(s.P99), "work_mean_us": mean,
 			"blocked_p50_us": us(s.BlockedP50), "blocked_p99_us": us(s.BlockedP99), "clock_us": us(clockStep()),
-			"queue": s.QueueLen}
+			"wait_p50_us": us(s.WaitP50), "wait_p99_us": us(s.WaitP99), "queue": s.QueueLen}
 	}
 	return out
 }

@@ -86,6 +86,8 @@ type NodeStatsView struct {
 	WorkMeanUS   float64 `json:"work_mean_us"`
 	BlockedP50US float64 `json:"blocked_p50_us"`
 	BlockedP99US float64 `json:"blocked_p99_us"`
+	WaitP50US    float64 `json:"wait_p50_us"`
+	WaitP99US    float64 `json:"wait_p99_us"`
 	Queue        int     `json:"queue"`
 }
 
@@ -138,7 +140,8 @@ func statsView(stats []sched.NodeStats) []NodeStatsView {
 			mean = us(s.Work) / float64(s.In)
 		}
 		out[i] = NodeStatsView{ID: s.ID, In: s.In, Out: s.Out, Dropped: s.Dropped, Errors: s.Errors, Filtered: s.Filtered,
-			P50US: us(s.P50), P99US: us(s.P99), WorkMeanUS: mean, BlockedP50US: us(s.BlockedP50), BlockedP99US: us(s.BlockedP99), Queue: s.QueueLen}
+			P50US: us(s.P50), P99US: us(s.P99), WorkMeanUS: mean, BlockedP50US: us(s.BlockedP50), BlockedP99US: us(s.BlockedP99),
+			WaitP50US: us(s.WaitP50), WaitP99US: us(s.WaitP99), Queue: s.QueueLen}
 	}
 	return out
 }
