@@ -549,7 +549,10 @@
         return true;
       }
       if (o.kind === "control" && o.text === "cancel" && this.isReply(o)) {
-        this.stop("cancel on " + o.node + "." + o.port, o.ts_us);
+        // The server's part passes the barge-in's cancel on to each reply output:
+        // it stops what still plays, else it is the stop already made.
+        if (this.playing.length) this.stop("cancel on " + o.node + "." + o.port, o.ts_us);
+        else this.dropBeforeUs = Math.max(this.dropBeforeUs, o.ts_us);
         return true;
       }
       if (o.kind === "text") {

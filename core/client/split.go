@@ -126,12 +126,13 @@ type SplitSession struct {
 	out  chan sched.Output
 	done chan struct{} // closed when out is
 
-	mu        sync.Mutex
-	queue     []*frame.Frame // returns waiting to be pushed into front
-	wake      chan struct{}  // (cap 1) the queue grew or the reader ended
-	readDone  bool
-	remoteEnd *End
-	remoteErr error
+	mu         sync.Mutex
+	queue      []*frame.Frame // returns waiting to be pushed into front
+	wake       chan struct{}  // (cap 1) the queue grew or the reader ended
+	readDone   bool
+	remoteEnd  *End
+	remoteErr  error
+	lastCancel *frame.Frame // the last cancel sent across (bridge.Send)
 
 	next chan *frame.Frame // returns after front's input closed (sched.Bridge.Next)
 }
@@ -392,6 +393,17 @@ func nodeErrorOf(ne *NodeError) error {
 type bridge struct{ s *SplitSession }
 
 func (b bridge) Send(ctx context.Context, addr string, f *frame.Frame) error {
+	if f.Kind == frame.KindControl {
+		// A cancel reaches every exit it passes through: the server's part
+		// takes it once (a session-wide Control).
+		b.s.mu.Lock()
+		seen := b.s.lastCancel == f
+		b.s.lastCancel = f
+		b.s.mu.Unlock()
+		if seen {
+			return nil
+		}
+	}
 	c := *f
 	c.Meta = make(map[string]any, len(f.Meta)+1)
 	for k, v := range f.Meta {
