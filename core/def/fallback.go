@@ -2,7 +2,6 @@ package def
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -22,7 +21,8 @@ type Fallback struct {
 }
 
 // Fallbacks lists the nodes that the last Validate or Build of d gave their
-// fallback node type, one line each, as Build logs them.
+// fallback node type, one line each, for the caller to say once (run prints
+// them, serve logs them, the tab warns on its console).
 func (d *Definition) Fallbacks() []string { return d.fallbacks }
 
 // checkFallback handles node i's fallback: its type and params are checked
@@ -57,13 +57,6 @@ func (c *checker) checkFallback(i int, spec *node.Spec) bool {
 		i, n.ID, n.NodeType, strings.TrimPrefix(spec.Unavailable, n.NodeType+": "), fb.Type)
 	c.fallbacks = append(c.fallbacks, note)
 	return true
-}
-
-// logFallbacks says once, when a definition is built, which nodes run as their fallback.
-func logFallbacks(d *Definition) {
-	for _, note := range d.fallbacks {
-		slog.Warn("def: "+note, "definition", d.Metadata.Name)
-	}
 }
 
 // decodeFallback reads a node's fallback: a node type name or {node_type, params}.

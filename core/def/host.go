@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/remotemedia/hybrid/core/node"
 )
 
 // Host places a node on other `remotemedia serve` hosts (docs/voice.md, "Nodes on
@@ -30,13 +28,8 @@ type Host struct {
 // does not say.
 const DefaultHostTimeout = 30 * time.Second
 
-// RemoteNodes makes the spec of nodeType running on the hosts of h. The server
-// sets it (target/server/live); where it is nil (a browser tab) a definition
-// whose nodes name hosts does not build.
-var RemoteNodes func(nodeType string, h *Host) (*node.Spec, error)
-
 // checkHost resolves node i, which names hosts: its spec comes from them
-// (RemoteNodes), and its params may only be client-settable ones, which are
+// (the registry's Remote), and its params may only be client-settable ones, which are
 // what a host takes from another server.
 func (c *checker) checkHost(i int, path string) {
 	n := c.d.Nodes[i]
@@ -59,11 +52,16 @@ func (c *checker) checkHost(i int, path string) {
 	if !ok {
 		return
 	}
-	if RemoteNodes == nil {
+	remote := c.reg.Remote()
+	if remote == nil {
 		c.ps.add(path+".host", "nodes on other hosts run only under `remotemedia run` and `serve`")
 		return
 	}
-	spec, err := RemoteNodes(n.NodeType, h)
+	timeout := h.Timeout
+	if timeout == 0 {
+		timeout = DefaultHostTimeout
+	}
+	spec, err := remote(n.NodeType, h.URLs, timeout)
 	if err != nil {
 		c.ps.add(path+".host", "%v", err)
 		return

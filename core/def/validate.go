@@ -32,7 +32,6 @@ func Build(d *Definition, reg *node.Registry) (*sched.Graph, error) {
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	logFallbacks(d)
 	return g, nil
 }
 

@@ -4,13 +4,34 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 )
+
+// RemoteFunc makes the spec of nodeType running on other servers (a
+// definition's host: urls, each call bounded by timeout; docs/voice.md).
+type RemoteFunc func(nodeType string, urls []string, timeout time.Duration) (*Spec, error)
 
 // Registry maps node types to their implementations. One node_type may have one
 // implementation per Runtime. A Registry is safe for concurrent use.
 type Registry struct {
-	mu    sync.RWMutex
-	specs map[string]map[Runtime]*Spec
+	mu     sync.RWMutex
+	specs  map[string]map[Runtime]*Spec
+	remote RemoteFunc
+}
+
+// SetRemote lets definitions built with r run nodes on other servers (host:);
+// without it (a browser tab) such a definition does not build.
+func (r *Registry) SetRemote(f RemoteFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.remote = f
+}
+
+// Remote returns what SetRemote set, or nil.
+func (r *Registry) Remote() RemoteFunc {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.remote
 }
 
 // NewRegistry returns an empty registry.

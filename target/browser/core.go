@@ -177,6 +177,9 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, note := range p.Def.Fallbacks() {
+		js.Global().Get("console").Call("warn", "remotemedia: "+note)
+	}
 	split, err := splitOf(arg(args, 1), p, text.String())
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/internal/gogc"
+	"github.com/remotemedia/hybrid/target/server/live"
 	"github.com/remotemedia/hybrid/target/wasmhost"
 	modules "github.com/remotemedia/hybrid/wasm-modules"
 )
@@ -182,6 +184,7 @@ func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host
 		return nil, nil, err
 	}
 	reg := node.NewRegistry()
+	reg.SetRemote(live.RemoteNodes(slog.Default())) // a definition's host: (docs/voice.md), failovers logged to stderr
 	specs, loader, err := w.moduleSpecs(cmp.Or[io.Writer](w.log, io.Discard))
 	if err == nil {
 		err = wasmnode.Register(reg, h, loader, specs)

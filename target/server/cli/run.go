@@ -47,6 +47,9 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", pos[0], err)
 	}
+	for _, note := range d.Fallbacks() {
+		fmt.Fprintf(stdout, "%s: %s\n", pos[0], note)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d nodes, %d connections)\n", pos[0], len(d.Nodes), len(d.Connections))
 	fmt.Fprintf(stdout, "outputs: %s\n", outputList(pipelineOutputs(g)))
 	return nil
@@ -109,6 +112,9 @@ func run(ctx context.Context, defPath string, rf runFlags, stdout, stderr io.Wri
 	p, err := runner.Load(data, reg)
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", defPath, err)
+	}
+	for _, note := range p.Def.Fallbacks() {
+		fmt.Fprintf(stderr, "remotemedia: %s\n", note)
 	}
 	outs := pipelineOutputs(p.Graph)
 	files, err := mapOutputs(rf.outs, outs, p.Graph)

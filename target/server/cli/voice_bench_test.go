@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -62,11 +61,6 @@ func BenchmarkVoiceTurn(b *testing.B) {
 		b.Skip("no .venv with the Python package (make deps)")
 	}
 	quick := flag.Lookup("test.benchtime").Value.String() == "1x"
-	// core/def's note that long_reply runs as its fallback goes to slog's default
-	// logger: on the benchmark's output it would split its result line.
-	defaultLog := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	b.Cleanup(func() { slog.SetDefault(defaultLog) })
 	sentences := benchVoiceSentences
 	if quick {
 		sentences = []string{voiceSentences[0]}

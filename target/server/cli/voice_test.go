@@ -162,6 +162,10 @@ func TestVoiceRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
+	// Kokoro is not in .venv: run says once that long_reply runs as its fallback.
+	if n := strings.Count(stderr, "it runs as its fallback EspeakTTS"); n != 1 {
+		t.Errorf("run said %d times that long_reply runs as its fallback, want once:\n%s", n, stderr)
+	}
 	raw, err := os.ReadFile(events)
 	if err != nil {
 		t.Fatal(err)

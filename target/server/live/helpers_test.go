@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	registerTestNodes(reg)
+	reg.SetRemote(RemoteNodes(slog.New(slog.DiscardHandler)))
 	testRegistry = reg
 	code := m.Run()
 	h.Close(ctx)

@@ -173,6 +173,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("%w: two pipelines are named %q (%s and %s)", ErrConfig, p.Name, other.Source, p.Source)
 		}
 		s.byName[p.Name] = p
+		for _, note := range p.def.Fallbacks() {
+			cfg.Logger.Warn("live: pipeline "+p.Name+": "+note, "source", p.Source)
+		}
 	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {

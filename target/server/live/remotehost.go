@@ -35,35 +35,36 @@ import (
 // sends as its bearer token (the other server's REMOTEMEDIA_TOKEN).
 const HostTokenEnv = "REMOTEMEDIA_HOST_TOKEN"
 
-func init() { def.RemoteNodes = remoteNodeSpec }
+// RemoteNodes is a node.RemoteFunc (Registry.SetRemote): the spec of nodeType
+// as the first host that answers lists it (GET /v1/nodes), with sessions over
+// a hostTransport that says on log when it leaves a failed host.
+func RemoteNodes(log *slog.Logger) node.RemoteFunc {
+	return func(nodeType string, urls []string, timeout time.Duration) (*node.Spec, error) {
+		return remoteNodeSpec(nodeType, newHostTransport(urls, timeout, log))
+	}
+}
 
-// hostDoer is what remote nodes send their requests with; tests replace it.
-var hostDoer pynode.Doer = pyhttp.Doer{}
-
-// remoteNodeSpec is def.RemoteNodes: the spec of nodeType as the first host that
-// answers lists it (GET /v1/nodes), with sessions over a hostTransport.
-func remoteNodeSpec(nodeType string, h *def.Host) (*node.Spec, error) {
-	t := newHostTransport(h)
+func remoteNodeSpec(nodeType string, t *hostTransport) (*node.Spec, error) {
 	var errs []string
 	for i, c := range t.clients {
 		ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
 		types, err := c.Nodes(ctx)
 		cancel()
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", h.URLs[i], err))
+			errs = append(errs, fmt.Sprintf("%s: %v", t.urls[i], err))
 			continue
 		}
 		var names []string
 		for _, rt := range types {
 			if rt.Type == nodeType {
 				spec := pynode.Spec(t, rt)
-				spec.Doc = fmt.Sprintf("%s (on %s)", rt.Doc, strings.Join(h.URLs, ", "))
+				spec.Doc = fmt.Sprintf("%s (on %s)", rt.Doc, strings.Join(t.urls, ", "))
 				spec.New = clientParamsOnly(spec.New, spec.Params)
 				return &spec, nil
 			}
 			names = append(names, rt.Type)
 		}
-		return nil, fmt.Errorf("%s serves no node type %q (it serves: %s)", h.URLs[i], nodeType, strings.Join(names, ", "))
+		return nil, fmt.Errorf("%s serves no node type %q (it serves: %s)", t.urls[i], nodeType, strings.Join(names, ", "))
 	}
 	return nil, fmt.Errorf("no host answered for node type %q: %s", nodeType, strings.Join(errs, "; "))
 }
@@ -90,14 +91,14 @@ type hostSession struct {
 	failed   []string // "url: why" of each host the session has left, for the final error
 }
 
-func newHostTransport(h *def.Host) *hostTransport {
-	t := &hostTransport{urls: h.URLs, timeout: h.Timeout, log: slog.Default(), sessions: map[string]*hostSession{}}
+func newHostTransport(urls []string, timeout time.Duration, log *slog.Logger) *hostTransport {
+	t := &hostTransport{urls: urls, timeout: timeout, log: log, sessions: map[string]*hostSession{}}
 	if t.timeout <= 0 {
 		t.timeout = def.DefaultHostTimeout
 	}
 	token := os.Getenv(HostTokenEnv)
-	for _, u := range h.URLs {
-		t.clients = append(t.clients, pynode.NewClient(u, token, hostDoer))
+	for _, u := range urls {
+		t.clients = append(t.clients, pynode.NewClient(u, token, pyhttp.Doer{}))
 	}
 	return t
 }

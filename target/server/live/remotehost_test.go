@@ -89,11 +89,10 @@ func (h *fakeHost) counts() (frames int, opened []map[string]any) {
 func runOnHosts(t *testing.T, hosts string) ([]string, string, error) {
 	t.Helper()
 	var log bytes.Buffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
-	defer slog.SetDefault(prev)
+	reg := node.NewRegistry() // the node's spec comes from its hosts
+	reg.SetRemote(RemoteNodes(slog.New(slog.NewTextHandler(&log, nil))))
 	src := "version: \"1\"\nnodes:\n  - {id: e, node_type: Echo, params: {gain: 2}, host: {urls: [" + hosts + "], timeout: 10s}}\n"
-	p, err := runner.Load([]byte(src), testRegistry)
+	p, err := runner.Load([]byte(src), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
