@@ -9,13 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/remotemedia/hybrid/internal/wer"
 )
 
 // demoReady waits until the demo page has loaded core.wasm.
@@ -244,9 +245,9 @@ func TestDemoVoiceMicrophone(t *testing.T) {
 	}
 	var prev float64
 	for i, turn := range got.Turns {
-		wer := voiceWER(sentences[i], turn.Text)
-		t.Logf("utterance %d at %.2f s: %q (word error rate %.0f%%), reply from %q", i+1, turn.TSUS/1e6, turn.Text, 100*wer, turn.Reply)
-		if turn.Node != "transcript" || wer > 0.3 || turn.TSUS <= prev {
+		rate := wer.Rate(sentences[i], turn.Text)
+		t.Logf("utterance %d at %.2f s: %q (word error rate %.0f%%), reply from %q", i+1, turn.TSUS/1e6, turn.Text, 100*rate, turn.Reply)
+		if turn.Node != "transcript" || rate > 0.3 || turn.TSUS <= prev {
 			t.Errorf("transcript %d: %+v: want transcript.out, at most 30%% word errors, after the one before", i+1, turn)
 		}
 		prev = turn.TSUS
@@ -268,29 +269,4 @@ func TestDemoVoiceMicrophone(t *testing.T) {
 		t.Errorf("server nodes marked %v, want asr, short_reply, sentences, long_reply", got.Markers)
 	}
 	screenshot(t, ctx, "demo-voice")
-}
-
-// voiceWER is the word error rate of hypothesis against reference, ignoring
-// case and punctuation ("nine" and "9" differ).
-func voiceWER(reference, hypothesis string) float64 {
-	words := func(s string) []string {
-		return strings.Fields(regexp.MustCompile(`[^a-z0-9' ]`).ReplaceAllString(strings.ToLower(s), " "))
-	}
-	ref, hyp := words(reference), words(hypothesis)
-	d := make([]int, len(hyp)+1)
-	for j := range d {
-		d[j] = j
-	}
-	for i := 1; i <= len(ref); i++ {
-		prev := append([]int(nil), d...)
-		d[0] = i
-		for j := 1; j <= len(hyp); j++ {
-			sub := prev[j-1]
-			if ref[i-1] != hyp[j-1] {
-				sub++
-			}
-			d[j] = min(prev[j]+1, d[j-1]+1, sub)
-		}
-	}
-	return float64(d[len(hyp)]) / float64(len(ref))
 }

@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/internal/wer"
 	"github.com/remotemedia/hybrid/target/server/clientws"
 )
 
@@ -80,40 +80,6 @@ func voiceSh(t *testing.T, name string, args ...string) {
 	}
 }
 
-// wordErrorRate is the word-level edit distance between reference and
-// hypothesis over the reference's length, ignoring case and punctuation.
-func wordErrorRate(reference, hypothesis string) float64 {
-	words := func(s string) []string {
-		return strings.Fields(regexp.MustCompile(`[^a-z' ]`).ReplaceAllString(strings.ToLower(s), " "))
-	}
-	ref, hyp := words(reference), words(hypothesis)
-	d := make([]int, len(hyp)+1)
-	for j := range d {
-		d[j] = j
-	}
-	for i := 1; i <= len(ref); i++ {
-		prev := append([]int(nil), d...)
-		d[0] = i
-		for j := 1; j <= len(hyp); j++ {
-			sub := prev[j-1]
-			if ref[i-1] != hyp[j-1] {
-				sub++
-			}
-			d[j] = min(prev[j]+1, d[j-1]+1, sub)
-		}
-	}
-	return float64(d[len(hyp)]) / float64(len(ref))
-}
-
-func TestWordErrorRate(t *testing.T) {
-	if w := wordErrorRate("Turn on the lights.", "turn on the lights"); w != 0 {
-		t.Errorf("same words: %v", w)
-	}
-	if w := wordErrorRate("a b c d", "a x c"); w != 0.5 {
-		t.Errorf("one substitution, one deletion of four: %v", w)
-	}
-}
-
 // checkTranscripts asserts one transcript per spoken sentence, in order, within
 // 30% word error rate over all of them, and returns them.
 func checkTranscripts(t *testing.T, got []string) {
@@ -121,10 +87,10 @@ func checkTranscripts(t *testing.T, got []string) {
 	if len(got) != len(voiceSentences) {
 		t.Fatalf("%d transcripts %q for %d utterances", len(got), got, len(voiceSentences))
 	}
-	wer := wordErrorRate(strings.Join(voiceSentences, " "), strings.Join(got, " "))
-	t.Logf("transcripts %q: word error rate %.1f%% (tiny.en on espeak-ng speech)", got, 100*wer)
-	if wer > 0.30 {
-		t.Errorf("word error rate %.1f%% > 30%%", 100*wer)
+	rate := wer.Rate(strings.Join(voiceSentences, " "), strings.Join(got, " "))
+	t.Logf("transcripts %q: word error rate %.1f%% (tiny.en on espeak-ng speech)", got, 100*rate)
+	if rate > 0.30 {
+		t.Errorf("word error rate %.1f%% > 30%%", 100*rate)
 	}
 	for i, text := range got {
 		if short := len(text) <= 40; short != (i == 0) {
@@ -378,7 +344,7 @@ func TestVoiceLiveBargeIn(t *testing.T) {
 	if staleAfterStop > 0 {
 		t.Errorf("%d audio frames of the cancelled reply came after the stop", staleAfterStop)
 	}
-	if len(transcripts) == 0 || wordErrorRate(second, transcripts[len(transcripts)-1]) > 0.30 {
+	if len(transcripts) == 0 || wer.Rate(second, transcripts[len(transcripts)-1]) > 0.30 {
 		t.Errorf("transcripts %q: the interrupting utterance %q has none of its own", transcripts, second)
 	}
 	if secondReplyAudio < 22050/2 {
