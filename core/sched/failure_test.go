@@ -228,7 +228,9 @@ func TestStatsQueueWait(t *testing.T) {
 	var now atomic.Int64
 	clock := func() time.Duration { return time.Duration(now.Load()) }
 	gate := make(chan struct{})
+	entered := make(chan struct{}, 2)
 	b := &fnNode{process: func(ctx context.Context, _ int, in *frame.Frame, emit node.Emit) error {
+		entered <- struct{}{}
 		select {
 		case <-gate:
 		case <-ctx.Done():
@@ -240,7 +242,12 @@ func TestStatsQueueWait(t *testing.T) {
 	s := start(t, &Graph{Nodes: []NodeDef{def("a", tagNode("a")), def("b", b)}, Edges: []Edge{{From: "a", To: "b"}}},
 		Options{clock: clock})
 	pushAll(t, s, 1, 2)
-	for stat(s, "b").QueueLen != 1 { // b holds frame 1, frame 2 waits in its queue
+	select { // b holds frame 1 (a queue length of 1 alone could be frame 1 not yet taken)
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("b never took frame 1")
+	}
+	for stat(s, "b").QueueLen != 1 { // and frame 2 waits in its queue
 		if ctx.Err() != nil {
 			t.Fatal("frame 2 never reached b's queue")
 		}
