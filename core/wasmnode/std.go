@@ -71,8 +71,8 @@ var Standard = []ModuleSpec{
 			"noise model, smoothed by a two-state hidden Markov model into a speech probability; its defaults hold in white and pink noise " +
 			"down to 0 dB SNR (docs/vad.md). Emits speech_start/speech_end events on `events` and, with gate, only speech audio on `out`.",
 		Params: []node.Param{
-			{Name: "mode", Type: node.ParamInteger, Default: 1, Min: node.Bound(0), Max: node.Bound(3), Doc: "aggressiveness: how far above the noise's own level the speech evidence must be (margins 0.06, 0.1, 0.15, 0.25; 0 keeps the most speech, 3 makes the fewest false alarms)"},
-			{Name: "window_ms", Type: node.ParamNumber, Default: 10.0, Min: node.Bound(10), Max: node.Bound(30), Doc: "decision frame, rounded to 10, 20 or 30 ms (the analysis runs every 10 ms)"},
+			{Name: "mode", Type: node.ParamInteger, Default: 1, Min: node.Bound(0), Max: node.Bound(3), Doc: "aggressiveness: how far above the noise's own level the speech evidence must be (margins 0.12, 0.22, 0.3, 0.4; 0 keeps the most speech, 3 makes the fewest false alarms)"},
+			{Name: "window_ms", Type: node.ParamNumber, Default: 10.0, Min: node.Bound(10), Max: node.Bound(30), Doc: "decision frame, rounded to 10, 20 or 30 ms (the analysis runs every 20 ms: with 10, both frames of a hop share its probability)"},
 			{Name: "min_speech_ms", Type: node.ParamNumber, Default: 60.0, Min: node.Bound(0), Max: node.Bound(5000), Doc: "speech must last this long before speech_start"},
 			{Name: "hangover_ms", Type: node.ParamNumber, Default: 200.0, Min: node.Bound(0), Max: node.Bound(5000), Doc: "minimum silence: silence must last this long before speech_end"},
 			{Name: "pad_ms", Type: node.ParamNumber, Default: 30.0, Min: node.Bound(0), Max: node.Bound(1000), Doc: "with gate, audio from this long before speech_start goes out too (the hangover pads the end)"},

@@ -57,6 +57,7 @@ var suites = []suite{
 	{dir: "e2e", pkg: ".", bench: "Browser", benchtime: "1x", count: 1}, // it repeats what needs repeating itself
 	{dir: ".", pkg: "./wasm-modules", bench: "Resample/wasm$", counted: [2]int{1000, 3000}},
 	{dir: "target/server/cli", pkg: ".", bench: "FrontEndChain", counted: [2]int{2000, 6000}},
+	{dir: ".", pkg: "./tools/vadeval", bench: "VADNode$", counted: [2]int{2000, 6000}},
 }
 
 // row is one line of the table: a metric of a benchmark, and its target.
@@ -113,6 +114,7 @@ var rows = []row{
 	{"chain of modules without scheduler: wasm", "BenchmarkChain/wasm", "ns/op", 1e-3, "µs", 0, true},
 	{"resample 48k→16k high: x86 instructions per frame (valgrind; steady where timings swing)", "BenchmarkResample/wasm", "instructions/op", 1e-3, "k instr", 0, true},
 	{"example chain: x86 instructions per frame, scheduler included (valgrind, one P)", "BenchmarkFrontEndChain", "instructions/op", 1e-3, "k instr", 0, true},
+	{"vad node: x86 instructions per 20 ms frame at 16 kHz, host call included (valgrind; docs/vad.md)", "BenchmarkVADNode", "instructions/op", 1e-3, "k instr", 0, true},
 	{"chain of modules without scheduler: native Go", "BenchmarkChain/native", "ns/op", 1e-3, "µs", 0, true},
 	{"Python pass-through round trip natively (session WebSocket, as pipelines run), p50", "BenchmarkRoundTrip/websocket", "p50-µs", 1, "µs", 300, true},
 	{"Python pass-through round trip natively (session WebSocket, as pipelines run), p99", "BenchmarkRoundTrip/websocket", "p99-µs", 1, "µs", 1000, true},

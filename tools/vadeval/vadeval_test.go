@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/remotemedia/hybrid/core/frame"
 )
 
 func TestMetrics(t *testing.T) {
@@ -228,5 +230,46 @@ func TestBaselineScript(t *testing.T) {
 	}
 	if got.Silero.Session <= 0 || got.Silero.Session > got.Silero.CPU {
 		t.Errorf("Silero: model calls %.6f s of CPU, its loop %.6f s: want 0 < calls <= loop", got.Silero.Session, got.Silero.CPU)
+	}
+}
+
+// BenchmarkVADNode is one 20 ms frame (16 kHz mono) through the vad node as the
+// evaluation and the server run it (wasmhost with the standard modules
+// trusted, the wasmnode adapter): the frame copied in, the call, gated audio
+// and events copied out. The signal is white noise at -40 dBFS with 1 s
+// bursts of a voiced-like harmonic tone every 2 s, so a quarter of the frames
+// are gated out as speech. Under valgrind (see docs/vad.md) it counts the
+// x86 instructions of the whole call.
+func BenchmarkVADNode(b *testing.B) {
+	ctx := context.Background()
+	o, err := newOurs(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close(ctx)
+	n, _, err := o.node(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	s := make([]int16, 8*Rate)
+	for i, v := range noise("white", len(s), 5) {
+		x := 0.01 * v
+		if t := float64(i) / Rate; math.Mod(t, 2) >= 1 && math.Mod(t, 2) < 1.5 {
+			for h := 1; h <= 12; h++ {
+				x += 0.3 / float64(h) * math.Sin(2*math.Pi*140*float64(h)*t)
+			}
+		}
+		s[i] = int16(max(-32767, min(32767, x*32768)))
+	}
+	frames := audioFrames(s, 20)
+	emit := func(int, *frame.Frame) {}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := frames[i%len(frames)]
+		f.Timestamp = int64(i) * 20000
+		if err := n.Process(ctx, 0, f, emit); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

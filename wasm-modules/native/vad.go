@@ -28,22 +28,25 @@ type VADEvent struct {
 	IsSpeechEnd   bool    `json:"is_speech_end"`
 }
 
-// The constants of src/vad.c (its comments say what each does).
+// The constants of src/vad.c (its comments say what each does); the time
+// constants are per 20 ms hop.
 const (
 	vadBands       = 20
 	vadMaxN        = 1024
-	minSubwin      = 8
+	minSubwin      = 4
 	minNSub        = 12
-	trackSmooth    = float32(0.7)
-	noiseAlpha     = float32(0.92)
+	trackSmooth    = float32(0.49)
+	noiseAlpha     = float32(0.85)
+	presenceKeep   = float32(0.64)
+	eSmooth        = float32(0.5)
 	presentDelta   = float32(4)
-	ddAlpha        = float32(0.92)
+	ddAlpha        = float32(0.85)
 	xiMin          = float32(0.003)
-	evidenceScale  = float32(4)
-	toSpeech       = float32(0.2)
-	toSilence      = float32(0.1)
+	evidenceScale  = float32(3)
+	toSpeech       = float32(0.36)
+	toSilence      = float32(0.19)
 	noiseLL        = float32(-1)
-	noiseLLRRate   = float32(0.01)
+	noiseLLRRate   = float32(0.02)
 	noiseLLRMax    = float32(0.3)
 	initHops       = 10
 	minLevelFactor = 0.2302585093 // ln(10)/10
@@ -52,7 +55,7 @@ const (
 var (
 	bandEdges = [vadBands + 1]float64{150, 250, 350, 450, 570, 700, 840, 1000, 1170, 1370, 1600,
 		1850, 2150, 2500, 2900, 3400, 4000, 4800, 5800, 7000, 8000}
-	modeMargins = [4]float32{0.06, 0.1, 0.15, 0.25}
+	modeMargins = [4]float32{0.12, 0.22, 0.3, 0.4}
 )
 
 const (
@@ -62,8 +65,9 @@ const (
 )
 
 // VAD is the spectral voice activity detector of src/vad.c, in Go: the same
-// analysis (a real FFT every 10 ms, 20 bands, a minima-controlled noise model per
-// band, likelihood ratios, a two-state HMM) and the same decisions and events, for
+// analysis (a real FFT of the folded window every 20 ms, 20 bands, a
+// minima-controlled noise model per band, likelihood ratios, a two-state HMM)
+// and the same decisions and events, for
 // comparing the module's speed with native code. Its FFT sums in another order, so
 // probabilities can differ from the module's in the last bits.
 type VAD struct {
@@ -71,25 +75,34 @@ type VAD struct {
 	margin   float32
 	minLevel float64 // MinLevelDB as a mean square, rounded as src/vad.c has it
 
-	rate, channels, hop, wlen, hopsPerWindow, minSpeech, hangover, pad int
-	state                                                              int
-	total, winStart, candStart, lastSpeechEnd, quiet, seg, ringEnd     int64
-	frameIdx, frameTS                                                  int64
-	ring                                                               []float32 // interleaved, indexed by frame index mod its length in frames
-	out                                                                []float32
+	rate, channels, hop, wlen, minSpeech, hangover, pad            int
+	state                                                          int
+	total, winStart, candStart, lastSpeechEnd, quiet, seg, ringEnd int64
+	frameIdx, frameTS                                              int64
+	ring                                                           []float32 // interleaved, indexed by frame index mod its length in frames
+	out                                                            []float32
 
 	// analysis
-	nFFT, hopFill, hops, hopsInWindow, seen int
-	xbuf, win, re, im, twr, twi, power      []float32
-	stageR, stageI                          []float32 // the FFT's twiddles, stage after stage
-	rev                                     []int
-	bandLo, bandHi                          []int
-	smooth, minimum, subMin, noise          [vadBands]float32
-	prevClean, presence                     [vadBands]float32
-	mins                                    [minNSub][vadBands]float32
-	subCount, subIdx                        int
-	noiseLLR, ll                            float32
-	probAcc, levelAcc, lastProb             float64
+	nFFT, hopFill, hops, seen          int
+	xbuf, win, re, im, twr, twi, power []float32
+	stageR, stageI                     []float32 // the FFT's twiddles, stage after stage
+	rev                                []int
+	bandLo, bandHi                     []int
+	smooth, minimum, subMin, noise     [vadBands]float32
+	prevClean, presence, prevE         [vadBands]float32
+	mins                               [minNSub][vadBands]float32
+	subCount, subIdx                   int
+	noiseLLR, ll                       float32
+	lastProb                           float64
+
+	// the decision frame being filled (samples in, sum of squares, the
+	// probabilities of the hops that ended in it), and a complete frame no
+	// hop ended in yet (window_ms 10) waiting for the next hop's
+	frameFill, frameHops  int
+	frameLevel, frameProb float64
+	pending               bool
+	pendingStart          int64
+	pendingLevel          float64
 
 	// OnAudio receives gated audio (or every frame when Gate is false); OnEvent events.
 	OnAudio AudioFunc
@@ -132,13 +145,14 @@ func sigmoid(x float32) float32 {
 }
 
 func (v *VAD) setupAnalysis() {
-	v.hop = max(v.rate/100, 1)
+	v.hop = 2 * (v.rate / 100) // 20 ms: two decision frames of 10 ms at any rate
 	v.nFFT = 256
-	for v.nFFT*2 <= vadMaxN && v.nFFT*2 <= int(float64(v.rate)*0.016) {
+	for v.nFFT*2 <= vadMaxN && v.nFFT*2 <= int(float64(v.rate)*0.0235) {
 		v.nFFT *= 2
 	}
-	n, m := v.nFFT, v.nFFT/2
-	v.xbuf, v.win = make([]float32, n), make([]float32, n)
+	n, m := v.nFFT, v.nFFT/4 // the window folded to n/2 real samples: m complex
+	// the hop at xbuf's end, the FFT's input the last n
+	v.xbuf, v.win = make([]float32, max(n, v.hop)), make([]float32, n)
 	v.re, v.im, v.power = make([]float32, m), make([]float32, m), make([]float32, m)
 	v.twr, v.twi = make([]float32, m), make([]float32, m) // the real-FFT split twiddles
 	v.stageR, v.stageI = v.stageR[:0], v.stageI[:0]
@@ -157,11 +171,11 @@ func (v *VAD) setupAnalysis() {
 		v.rev[i] = int(bits.Reverse64(uint64(i)) >> shift)
 	}
 	for k := range m {
-		a := -2 * math.Pi * float64(k) / float64(n)
+		a := -4 * math.Pi * float64(k) / float64(n)
 		v.twr[k], v.twi[k] = float32(math.Cos(a)), float32(math.Sin(a))
 	}
 	v.bandLo, v.bandHi = v.bandLo[:0], v.bandHi[:0]
-	binHz := float64(v.rate) / float64(n)
+	binHz := 2 * float64(v.rate) / float64(n)
 	for b := 0; b < vadBands && bandEdges[b+1] <= float64(v.rate)/2; b++ {
 		lo, hi := int(bandEdges[b]/binHz+0.5), min(int(bandEdges[b+1]/binHz+0.5), m)
 		if hi > lo {
@@ -176,8 +190,7 @@ func (v *VAD) reset(rate, channels int) {
 	*v = VAD{p: v.p, margin: v.margin, minLevel: v.minLevel, stageR: v.stageR, stageI: v.stageI, OnAudio: v.OnAudio, OnEvent: v.OnEvent, out: v.out, bandLo: v.bandLo, bandHi: v.bandHi,
 		rate: rate, channels: channels, minSpeech: ms(v.p.MinSpeechMS), hangover: ms(v.p.HangoverMS), pad: ms(v.p.PadMS)}
 	v.setupAnalysis()
-	v.hopsPerWindow = int(v.p.WindowMS/10 + 0.5)
-	v.wlen = v.hop * v.hopsPerWindow
+	v.wlen = rate / 100 * int(v.p.WindowMS/10+0.5)
 }
 
 // fft transforms re/im (m complex values) in place: radix-2, decimation in time.
@@ -205,8 +218,10 @@ func (v *VAD) fft() {
 // analyse returns the speech probability of the hop that just filled xbuf's end.
 func (v *VAD) analyse() float32 {
 	m := len(v.re)
+	in, h := v.xbuf[len(v.xbuf)-v.nFFT:], v.nFFT/2 // the windowed samples folded: y[j] = x[j] + x[j+h]
 	for i := range m {
-		v.re[i], v.im[i] = v.xbuf[2*i]*v.win[2*i], v.xbuf[2*i+1]*v.win[2*i+1]
+		v.re[i] = in[2*i]*v.win[2*i] + in[h+2*i]*v.win[h+2*i]
+		v.im[i] = in[2*i+1]*v.win[2*i+1] + in[h+2*i+1]*v.win[h+2*i+1]
 	}
 	v.fft()
 	nb := len(v.bandLo)
@@ -224,6 +239,12 @@ func (v *VAD) analyse() float32 {
 			sum += p
 		}
 		e := sum/float32(v.bandHi[b]-v.bandLo[b]) + 1e-10
+		pe := e // the power over two hops (one folded window is a noisy estimate)
+		if v.hops > 0 {
+			pe = v.prevE[b]
+		}
+		v.prevE[b] = e
+		e = (1-eSmooth)*e + eSmooth*pe
 		if v.hops < initHops {
 			if v.hops == 0 {
 				v.prevClean[b], v.presence[b], v.noise[b] = 0, 0, 0
@@ -241,7 +262,7 @@ func (v *VAD) analyse() float32 {
 			if v.smooth[b] > presentDelta*v.minimum[b] {
 				present = 1
 			}
-			v.presence[b] = 0.8*v.presence[b] + 0.2*present
+			v.presence[b] = presenceKeep*v.presence[b] + (1-presenceKeep)*present
 			a := noiseAlpha + (1-noiseAlpha)*max(present, v.presence[b])
 			v.noise[b] = a*v.noise[b] + (1-a)*e
 		}
@@ -361,37 +382,45 @@ func (v *VAD) Process(samples []float32, rate, channels int, timestampUS int64) 
 	}
 	v.ringEnd = v.total + int64(frames)
 	v.frameIdx, v.frameTS = v.total, timestampUS
-	n := v.nFFT
+	xl := len(v.xbuf)
 	for pos := 0; pos < frames; {
-		take := min(v.hop-v.hopFill, frames-pos)
-		dst := v.xbuf[n-v.hop+v.hopFill:]
+		take := min(v.hop-v.hopFill, v.wlen-v.frameFill, frames-pos)
+		dst := v.xbuf[xl-v.hop+v.hopFill:][:take]
 		for i := range take {
 			var s float32
 			for _, x := range samples[(pos+i)*channels : (pos+i+1)*channels] {
 				s += x
 			}
 			dst[i] = s / float32(channels)
+			v.frameLevel += float64(dst[i]) * float64(dst[i])
 		}
 		v.hopFill += take
+		v.frameFill += take
 		pos += take
-		if v.hopFill < v.hop {
-			break
+		if v.hopFill == v.hop { // a hop ends: its probability goes to the frames it ends in (or after)
+			var p float64
+			if v.seen += v.hop; v.seen >= v.nFFT {
+				p = float64(v.analyse())
+			}
+			copy(v.xbuf, v.xbuf[v.hop:])
+			v.hopFill = 0
+			if v.pending {
+				v.pending = false
+				v.decide(v.pendingStart, p, p >= 0.5 && v.pendingLevel > v.minLevel)
+			}
+			v.frameProb += p
+			v.frameHops++
 		}
-		if v.seen += v.hop; v.seen >= n {
-			v.probAcc += float64(v.analyse())
-		}
-		var level float64
-		for _, x := range v.xbuf[n-v.hop:] {
-			level += float64(x) * float64(x)
-		}
-		v.levelAcc += level / float64(v.hop)
-		copy(v.xbuf, v.xbuf[v.hop:])
-		v.hopFill = 0
-		if v.hopsInWindow++; v.hopsInWindow == v.hopsPerWindow {
-			a := v.winStart
+		if v.frameFill == v.wlen {
+			a, level := v.winStart, v.frameLevel/float64(v.wlen)
 			v.winStart += int64(v.wlen)
-			prob, level := v.probAcc/float64(v.hopsPerWindow), v.levelAcc/float64(v.hopsPerWindow)
-			v.probAcc, v.levelAcc, v.hopsInWindow = 0, 0, 0
+			v.frameFill, v.frameLevel = 0, 0
+			if v.frameHops == 0 {
+				v.pending, v.pendingStart, v.pendingLevel = true, a, level
+				continue
+			}
+			prob := v.frameProb / float64(v.frameHops)
+			v.frameProb, v.frameHops = 0, 0
 			v.decide(a, prob, prob >= 0.5 && level > v.minLevel)
 		}
 	}

@@ -1,8 +1,9 @@
 /* vad: spectral voice activity detector for interleaved f32 audio at 8-48 kHz (docs/vad.md).
  *
- * Every 10 ms hop, the mono mix's last N samples (N a power of two: 256 up to 16 kHz, else up
- * to 16 ms; Hann window) go through a real FFT, and the power spectrum is averaged in 20 bands
- * from 150 Hz to 8 kHz (those under Nyquist). Each band's noise is tracked with minima-controlled
+ * Every 20 ms hop, the mono mix's last N samples (N a power of two: 256 up to 16 kHz, else up
+ * to 23.5 ms; Hann window) are folded in two (the even bins of their spectrum) and go through a
+ * real FFT of N/2, and the power spectrum is averaged in 20 bands from 150 Hz to 8 kHz (those
+ * under Nyquist) and over the last two hops. Each band's noise is tracked with minima-controlled
  * recursive averaging (Cohen & Berdugo, 2001): where the smoothed band power is near its minimum
  * over the last second, only noise is there, and the noise estimate follows the band power. Each
  * band's a posteriori SNR and decision-directed a priori SNR give its log likelihood ratio of
@@ -10,8 +11,9 @@
  * in noise and the mode's margin, is the hop's evidence, which a two-state hidden Markov model
  * (speech persists, so does silence) turns into a speech probability.
  *
- * A decision frame (window_ms rounded to 10, 20 or 30 ms) is speech when its hops' mean
- * probability is at least 0.5 and its level is above min_level_db. Speech starts after
+ * A decision frame (window_ms rounded to 10, 20 or 30 ms) is speech when the mean probability of
+ * the hops that end in it (with 10 ms, of the hop that ends in it or right after it: the two frames
+ * of a hop share it) is at least 0.5 and its level is above min_level_db. Speech starts after
  * min_speech_ms of consecutive speech frames (speech_start at the first one's start) and ends
  * after hangover_ms without one (speech_end at the last one's end). Events go out as JSON on
  * port 1; audio goes out on port 0: every frame as it is, or with gate only speech (from
@@ -21,18 +23,21 @@
 
 #define NBANDS_MAX 20
 #define MAX_N 1024      /* largest FFT (48 kHz) */
-#define MIN_SUBWIN 8    /* minimum tracking: hops per sub-window ... */
+/* The time constants are per 20 ms hop. */
+#define MIN_SUBWIN 4    /* minimum tracking: hops per sub-window ... */
 #define MIN_NSUB 12     /* ... and sub-windows (about 1 s) */
-#define TRACK_SMOOTH 0.7f
-#define NOISE_ALPHA 0.92f
+#define TRACK_SMOOTH 0.49f
+#define NOISE_ALPHA 0.85f
+#define PRESENCE_KEEP 0.64f /* the smoothed chance of speech in a band: the last hop's weight */
+#define E_SMOOTH 0.5f  /* band power: the last hop's weight in the power the model sees */
 #define DELTA 4.0f      /* smoothed power over its minimum below this: noise only */
-#define DD_ALPHA 0.92f  /* decision-directed a priori SNR */
+#define DD_ALPHA 0.85f  /* decision-directed a priori SNR */
 #define XI_MIN 0.003f
-#define EVIDENCE_SCALE 4.0f  /* mean band log likelihood ratio to log odds ... */
-#define TO_SPEECH 0.2f       /* HMM: chance that a silent hop is followed by speech ... */
-#define TO_SILENCE 0.1f      /* ... and a speech hop by silence */
+#define EVIDENCE_SCALE 3.0f  /* mean band log likelihood ratio to log odds ... */
+#define TO_SPEECH 0.36f      /* HMM: chance that a silent hop is followed by speech ... */
+#define TO_SILENCE 0.19f     /* ... and a speech hop by silence */
 #define NOISE_LL -1.0f       /* log odds under which a hop counts as noise for noise_llr, ... */
-#define NOISE_LLR_RATE 0.01f /* ... the evidence's running mean in noise */
+#define NOISE_LLR_RATE 0.02f /* ... the evidence's running mean in noise */
 #define NOISE_LLR_MAX 0.3f
 #define INIT_HOPS 10    /* the noise starts as the mean of this many hops */
 
@@ -46,7 +51,7 @@ static int gate, frame_events;
 static float min_level; /* min_level_db as a mean square */
 static float margin;    /* the mode's: how far above the noise's own mean the evidence must be */
 
-static uint32_t rate, channels, hop, wlen, hops_per_window, min_speech, hangover, pad; /* lengths in frames */
+static uint32_t rate, channels, hop, wlen, min_speech, hangover, pad; /* lengths in frames */
 static int state;
 static int64_t total, win_start, cand_start, last_speech_end, silence, seg_start;
 static int64_t frame_idx, frame_ts, ring_end;
@@ -55,7 +60,7 @@ static uint32_t rcap; /* frames */
 static rm_buf out;
 
 /* analysis state */
-static uint32_t n_fft, m_fft, nbands, hop_fill, hops, hops_in_window;
+static uint32_t n_fft, m_fft, xlen, nbands, hop_fill, hops;
 static float *xbuf, *win, *re, *im, *twr, *twi, *rtr, *rti, *power;
 static uint16_t *rev;
 static uint16_t band_lo[NBANDS_MAX], band_hi[NBANDS_MAX];
@@ -63,13 +68,17 @@ static uint16_t band_lo[NBANDS_MAX], band_hi[NBANDS_MAX];
  * and weight 0 (band_valid) */
 #define BANDS4 __attribute__((aligned(16))) float
 static BANDS4 smooth[NBANDS_MAX], minimum[NBANDS_MAX], sub_min[NBANDS_MAX], mins[MIN_NSUB][NBANDS_MAX];
-static BANDS4 noise[NBANDS_MAX], prev_clean[NBANDS_MAX], presence[NBANDS_MAX];
+static BANDS4 noise[NBANDS_MAX], prev_clean[NBANDS_MAX], presence[NBANDS_MAX], prev_e[NBANDS_MAX];
 static BANDS4 band_e[NBANDS_MAX], band_valid[NBANDS_MAX], band_width[NBANDS_MAX];
 static uint32_t seen; /* mono samples taken, up to n_fft */
 static uint32_t sub_count, sub_idx;
 static float noise_llr;
 static float ll;
-static double prob_acc, level_acc, last_prob;
+/* the decision frame being filled: samples in, sum of squares, hop probabilities ending in it; and
+ * one complete frame that no hop ended in yet (window_ms 10), waiting for the next hop's */
+static uint32_t frame_fill, frame_hops, pending;
+static double frame_level, frame_prob, pending_level, last_prob;
+static int64_t pending_start;
 
 int rm_node_init(const rm_params *p) {
   window_ms = rm_param_number(p, "window_ms", 10);
@@ -85,7 +94,7 @@ int rm_node_init(const rm_params *p) {
   if (mode != 0 && mode != 1 && mode != 2 && mode != 3) return rm_fail("vad: param mode must be 0, 1, 2 or 3");
   if (min_speech_ms < 0 || hangover_ms < 0 || pad_ms < 0)
     return rm_fail("vad: min_speech_ms, hangover_ms and pad_ms must be >= 0");
-  static const float margins[4] = {0.06f, 0.1f, 0.15f, 0.25f};
+  static const float margins[4] = {0.12f, 0.22f, 0.3f, 0.4f};
   margin = margins[(int)mode];
   return 0;
 }
@@ -139,12 +148,12 @@ static void free_analysis(void) {
 
 static int setup_analysis(void) {
   free_analysis();
-  hop = rate / 100;
-  if (!hop) hop = 1;
-  n_fft = 256; /* at least 31 Hz bins below 8 kHz, else the power of two up to 16 ms */
-  while (n_fft * 2 <= MAX_N && n_fft * 2 <= (uint32_t)(rate * 0.016)) n_fft *= 2;
-  m_fft = n_fft / 2;
-  xbuf = rm_alloc(n_fft * 4), win = rm_alloc(n_fft * 4);
+  hop = 2 * (rate / 100); /* 20 ms: two decision frames of 10 ms at any rate */
+  n_fft = 256; /* 32 ms at 8 kHz; at higher rates the power of two up to 23.5 ms (1024 at 44.1-48 kHz) */
+  while (n_fft * 2 <= MAX_N && n_fft * 2 <= (uint32_t)(rate * 0.0235)) n_fft *= 2;
+  m_fft = n_fft / 4; /* the window folded to n_fft / 2 real samples: m_fft complex */
+  xlen = n_fft > hop ? n_fft : hop; /* the hop is at xbuf's end, the FFT's input the last n_fft */
+  xbuf = rm_alloc(xlen * 4), win = rm_alloc(n_fft * 4);
   re = rm_alloc(m_fft * 4), im = rm_alloc(m_fft * 4);
   twr = rm_alloc(m_fft * 4), twi = rm_alloc(m_fft * 4); /* per stage, stage tables back to back */
   rtr = rm_alloc(m_fft * 4), rti = rm_alloc(m_fft * 4); /* the real-FFT split twiddles */
@@ -156,8 +165,9 @@ static int setup_analysis(void) {
    * includes f64x2.neg, which wazero compiles to an x86 encoding (cmppd predicate 8) that
    * valgrind cannot decode, and the instruction counts of make bench run under valgrind. */
 #pragma clang loop vectorize(disable) interleave(disable)
+  for (uint32_t i = 0; i < xlen; i++) xbuf[i] = 0;
+#pragma clang loop vectorize(disable) interleave(disable)
   for (uint32_t i = 0; i < n_fft; i++) {
-    xbuf[i] = 0;
     win[i] = (float)(0.5 - 0.5 * rm_sin(2 * pi * i / n_fft + pi / 2)); /* Hann: 0.5 - 0.5 cos */
   }
   uint32_t bits = 0;
@@ -177,11 +187,11 @@ static int setup_analysis(void) {
     }
 #pragma clang loop vectorize(disable) interleave(disable)
   for (uint32_t k = 0; k < m_fft; k++) {
-    double a = -2 * pi * k / n_fft;
+    double a = -4 * pi * k / n_fft;
     rtr[k] = (float)rm_sin(a + pi / 2), rti[k] = (float)rm_sin(a);
   }
   nbands = 0;
-  double bin_hz = (double)rate / n_fft;
+  double bin_hz = 2.0 * rate / n_fft;
   for (uint32_t b = 0; b < NBANDS_MAX && band_edges[b + 1] <= rate / 2.0; b++) {
     uint32_t lo = (uint32_t)(band_edges[b] / bin_hz + 0.5), hi = (uint32_t)(band_edges[b + 1] / bin_hz + 0.5);
     if (hi > m_fft) hi = m_fft;
@@ -190,7 +200,8 @@ static int setup_analysis(void) {
   }
   for (uint32_t b = 0; b < NBANDS_MAX; b++)
     band_e[b] = 1, band_valid[b] = b < nbands, band_width[b] = b < nbands ? (float)(band_hi[b] - band_lo[b]) : 1;
-  noise_llr = 0.05f, seen = 0, hop_fill = 0, hops = 0, hops_in_window = 0, prob_acc = 0, level_acc = 0, ll = 0, last_prob = 0;
+  noise_llr = 0.05f, seen = 0, hop_fill = 0, hops = 0, ll = 0, last_prob = 0;
+  frame_fill = frame_hops = pending = 0, frame_level = frame_prob = 0;
   sub_count = 0, sub_idx = 0;
   return 0;
 }
@@ -198,8 +209,7 @@ static int setup_analysis(void) {
 static int reset(uint32_t r, uint32_t ch) {
   rate = r, channels = ch;
   if (setup_analysis()) return 1;
-  hops_per_window = (uint32_t)(window_ms / 10 + 0.5);
-  wlen = hop * hops_per_window;
+  wlen = rate / 100 * (uint32_t)(window_ms / 10 + 0.5);
   min_speech = (uint32_t)(min_speech_ms * r / 1000 + 0.5);
   hangover = (uint32_t)(hangover_ms * r / 1000 + 0.5);
   pad = (uint32_t)(pad_ms * r / 1000 + 0.5);
@@ -212,22 +222,26 @@ static int reset(uint32_t r, uint32_t ch) {
 
 /* ---- FFT ---- */
 
-/* The FFT's first two radix-2 stages, fused with the window and the bit-reversed packing: the
- * m_fft complex values z[n] = (x[2n] + i x[2n+1]) * window go to re/im in bit-reversed order,
+/* The FFT's first two radix-2 stages, fused with the window, the fold and the bit-reversed packing:
+ * with y[j] = x[j] w[j] + x[j + N/2] w[j + N/2] the windowed samples folded in two (a real FFT of y
+ * is the windowed spectrum's even bins), the m_fft complex values z[n] = y[2n] + i y[2n+1] go to
+ * re/im in bit-reversed order,
  * where the first two stages combine z[n], z[n+M/4], z[n+M/2], z[n+3M/4] (for n < M/4) into the
  * four values at rev[n]. Four n at a time: one radix-4 butterfly per lane, then a 4x4 transpose
  * so that each lane's four results are one v128 store. (wazero checks the bounds of every load
  * and store, so the fewer, the faster: this is about 200 of them where the scalar packing and
  * two scalar stages took about 1,900.) */
 static void fft_first_stages(void) {
-  const uint32_t q = m_fft / 4;
-  const float *x = xbuf, *w = win;
+  const uint32_t q = m_fft / 4, fold = n_fft / 2;
+  const float *x = xbuf + xlen - n_fft, *w = win;
   for (uint32_t n = 0; n < q; n += 4) {
     v128_t zr[4], zi[4];
     for (uint32_t k = 0; k < 4; k++) { /* z[n .. n+3] of quarter k */
       const uint32_t at = 2 * (n + k * q);
-      v128_t b = wasm_f32x4_mul(wasm_v128_load(x + at + 4), wasm_v128_load(w + at + 4));
-      v128_t a = wasm_f32x4_mul(wasm_v128_load(x + at), wasm_v128_load(w + at));
+      v128_t b = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + at + 4), wasm_v128_load(w + at + 4)),
+                                wasm_f32x4_mul(wasm_v128_load(x + fold + at + 4), wasm_v128_load(w + fold + at + 4)));
+      v128_t a = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + at), wasm_v128_load(w + at)),
+                                wasm_f32x4_mul(wasm_v128_load(x + fold + at), wasm_v128_load(w + fold + at)));
       zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
     }
     v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
@@ -314,7 +328,7 @@ static void fft_stage4(uint32_t half, const float *w1r, const float *w1i, const 
   }
 }
 
-/* The FFT of the windowed hop: m_fft complex values (the real input's even and odd samples),
+/* The FFT of the folded window: m_fft complex values (y's even and odd samples),
  * radix-2 decimation in time, stages paired into radix-4 passes; the result in re/im in
  * natural order. */
 static void fft(void) {
@@ -339,6 +353,7 @@ static float analyse(void) {
   float *P = power;
   const uint32_t M = m_fft, nb = nbands;
   const uint32_t kend = band_hi[nb - 1];
+#pragma clang loop unroll_count(4) /* wazero: a loop pass costs about as much as its body here */
   for (uint32_t k = 1; k < kend && k <= M / 2; k += 4) {
     const float *cre = R + (M - k - 3), *cim = I + (M - k - 3); /* bins M-k-3 .. M-k */
     v128_t cr = wasm_v128_load(cre), ci = wasm_v128_load(cim);
@@ -375,8 +390,14 @@ static float analyse(void) {
   /* noise per band: minima-controlled recursive averaging, started with the mean of the first
    * INIT_HOPS; four bands at a time (the bands above Nyquist have power 1 and no say in llr) */
   v128_t llr4 = wasm_f32x4_splat(0);
+#pragma clang loop unroll(full)
   for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
     v128_t e = wasm_v128_load(band_e + b), nz = wasm_v128_load(noise + b);
+    { /* the power over two hops (one folded window is a noisy estimate) */
+      v128_t pe = hops ? wasm_v128_load(prev_e + b) : e;
+      wasm_v128_store(prev_e + b, e);
+      e = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(1 - E_SMOOTH), e), wasm_f32x4_mul(wasm_f32x4_splat(E_SMOOTH), pe));
+    }
     if (hops < INIT_HOPS) {
       if (!hops) {
         wasm_v128_store(prev_clean + b, wasm_f32x4_splat(0)), wasm_v128_store(presence + b, wasm_f32x4_splat(0));
@@ -393,8 +414,8 @@ static float analyse(void) {
       wasm_v128_store(sub_min + b, wasm_f32x4_pmin(wasm_v128_load(sub_min + b), sm));
       wasm_v128_store(minimum + b, mn);
       v128_t present = wasm_v128_and(wasm_f32x4_gt(sm, wasm_f32x4_mul(wasm_f32x4_splat(DELTA), mn)), wasm_f32x4_splat(1));
-      v128_t pr = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.8f), wasm_v128_load(presence + b)),
-                                 wasm_f32x4_mul(wasm_f32x4_splat(0.2f), present));
+      v128_t pr = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(PRESENCE_KEEP), wasm_v128_load(presence + b)),
+                                 wasm_f32x4_mul(wasm_f32x4_splat(1 - PRESENCE_KEEP), present));
       wasm_v128_store(presence + b, pr);
       v128_t a = wasm_f32x4_add(wasm_f32x4_splat(NOISE_ALPHA),
                                 wasm_f32x4_mul(wasm_f32x4_splat(1 - NOISE_ALPHA), wasm_f32x4_pmax(pr, present)));
@@ -545,9 +566,10 @@ static int reserve_ring(uint32_t need) {
   return 0;
 }
 
-/* Appends n frames of in (mixed to mono) to the analysis buffer's hop. */
+/* Appends n frames of in (mixed to mono) to the analysis buffer's hop, and their sum of squares to
+ * the decision frame's. */
 static void take(const float *in, uint32_t n) {
-  float *dst = xbuf + n_fft - hop + hop_fill;
+  float *dst = xbuf + xlen - hop + hop_fill;
   if (channels == 1) rm_memcpy(dst, in, n * 4);
   else
     for (uint32_t i = 0; i < n; i++) {
@@ -555,21 +577,24 @@ static void take(const float *in, uint32_t n) {
       for (uint32_t c = 0; c < channels; c++) s += in[i * channels + c];
       dst[i] = s / channels;
     }
-  hop_fill += n;
-}
-
-static double hop_level(void) {
-  const float *x = xbuf + n_fft - hop;
-  v128_t a = wasm_f32x4_splat(0);
+  hop_fill += n, frame_fill += n;
+  v128_t a = wasm_f32x4_splat(0), a2 = a;
   uint32_t i = 0;
-  for (; i + 4 <= hop; i += 4) {
-    v128_t v = wasm_v128_load(x + i);
+  for (; i + 16 <= n; i += 16) { /* four loads a pass: the loop's own cost counts in wazero's code */
+    v128_t v0 = wasm_v128_load(dst + i), v1 = wasm_v128_load(dst + i + 4);
+    v128_t v2 = wasm_v128_load(dst + i + 8), v3 = wasm_v128_load(dst + i + 12);
+    a = wasm_f32x4_add(a, wasm_f32x4_add(wasm_f32x4_mul(v0, v0), wasm_f32x4_mul(v1, v1)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_add(wasm_f32x4_mul(v2, v2), wasm_f32x4_mul(v3, v3)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(dst + i);
     a = wasm_f32x4_add(a, wasm_f32x4_mul(v, v));
   }
+  a = wasm_f32x4_add(a, a2);
   double s = (double)wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1) + wasm_f32x4_extract_lane(a, 2) +
              wasm_f32x4_extract_lane(a, 3);
-  for (; i < hop; i++) s += (double)x[i] * x[i];
-  return s / hop;
+  for (; i < n; i++) s += (double)dst[i] * dst[i];
+  frame_level += s;
 }
 
 int rm_node_process(const rm_frame *f) {
@@ -590,20 +615,32 @@ int rm_node_process(const rm_frame *f) {
   ring_end = total + frames;
   frame_idx = total, frame_ts = f->h.timestamp_us;
   for (uint32_t pos = 0; pos < frames;) {
-    uint32_t n = hop - hop_fill < frames - pos ? hop - hop_fill : frames - pos;
+    uint32_t n = frames - pos;
+    if (n > hop - hop_fill) n = hop - hop_fill;
+    if (n > wlen - frame_fill) n = wlen - frame_fill;
     take(in + pos * channels, n);
     pos += n;
-    if (hop_fill < hop) break;
-    seen += hop;
-    prob_acc += seen >= n_fft ? analyse() : 0;
-    level_acc += hop_level();
-    rm_memcpy(xbuf, xbuf + hop, (n_fft - hop) * 4); /* memory.copy: overlap is fine */
-    hop_fill = 0;
-    if (++hops_in_window == hops_per_window) {
+    if (hop_fill == hop) { /* a hop ends: its probability goes to the frames it ends in (or after) */
+      seen += hop;
+      double p = seen >= n_fft ? analyse() : 0;
+      if (xlen > hop) rm_memcpy(xbuf, xbuf + hop, (xlen - hop) * 4); /* memory.copy: overlap is fine */
+      hop_fill = 0;
+      if (pending) {
+        pending = 0;
+        if (decide(pending_start, p, p >= 0.5 && pending_level > min_level)) return 1;
+      }
+      frame_prob += p, frame_hops++;
+    }
+    if (frame_fill == wlen) {
       int64_t a = win_start;
-      win_start += wlen;
-      double prob = prob_acc / hops_per_window, level = level_acc / hops_per_window;
-      prob_acc = 0, level_acc = 0, hops_in_window = 0;
+      double level = frame_level / wlen;
+      win_start += wlen, frame_fill = 0, frame_level = 0;
+      if (!frame_hops) {
+        pending = 1, pending_start = a, pending_level = level;
+        continue;
+      }
+      double prob = frame_prob / frame_hops;
+      frame_prob = 0, frame_hops = 0;
       if (decide(a, prob, prob >= 0.5 && level > min_level)) return 1;
     }
   }
