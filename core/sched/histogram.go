@@ -9,9 +9,12 @@ import (
 // histogram is a fixed-size log-linear histogram of durations in nanoseconds:
 // values below 8 ns have a bucket each; above, every power of two is split into
 // 8 linear sub-buckets (at most 12.5% error). Recording is one atomic add, no
-// allocation; it is written by one goroutine and read by any.
+// allocation but the first record's; it is written by one goroutine and read
+// by any. Its buckets (4 KiB) are allocated by the first record: a synchronous
+// session never records a queue wait or a blocked time, and a live server
+// holds three histograms per node per session.
 type histogram struct {
-	counts [histBuckets]atomic.Uint64
+	counts atomic.Pointer[[histBuckets]atomic.Uint64] // nil until the first record
 }
 
 const (
@@ -43,7 +46,19 @@ func (h *histogram) record(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
-	h.counts[bucketOf(uint64(d))].Add(1)
+	c := h.counts.Load()
+	if c == nil {
+		h.first(d)
+		return
+	}
+	c[bucketOf(uint64(d))].Add(1) // c is not nil here: no nil check touching another cache line
+}
+
+// first allocates the buckets and records d.
+func (h *histogram) first(d time.Duration) {
+	c := new([histBuckets]atomic.Uint64)
+	c[bucketOf(uint64(d))].Add(1)
+	h.counts.Store(c)
 }
 
 // quantiles returns the upper bounds of the buckets holding the given quantiles
@@ -55,9 +70,11 @@ func (h *histogram) quantiles(qs ...float64) []time.Duration { return h.quantile
 func (h *histogram) quantilesOf(n uint64, qs ...float64) []time.Duration {
 	var snap [histBuckets]uint64
 	var total uint64
-	for i := range snap {
-		snap[i] = h.counts[i].Load()
-		total += snap[i]
+	if c := h.counts.Load(); c != nil {
+		for i := range snap {
+			snap[i] = c[i].Load()
+			total += snap[i]
+		}
 	}
 	if n > total {
 		snap[0] += n - total

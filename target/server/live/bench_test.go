@@ -1,7 +1,11 @@
 package live
 
 import (
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -48,9 +52,12 @@ func BenchmarkLiveSession(b *testing.B) {
 }
 
 // BenchmarkSessionMemory reports the heap a live session of voice (convert,
-// gain, vad) holds once it has taken some frames, run as live runs it (synchronously):
-// the three WASM instances (linear memory, call stacks) and the scheduler's
-// state; the socket's share is not counted. The time per op is meaningless.
+// gain, vad) holds once it has taken some frames, run as live runs it
+// (synchronously, its linear memories mapped outside the heap): the three WASM
+// instances (wazero's state, call stacks) and the scheduler's state; and the
+// process's resident memory per session, which adds the pages of linear memory
+// the guests touched (Linux only). The socket's share is not counted. The
+// time per op is meaningless.
 func BenchmarkSessionMemory(b *testing.B) {
 	ps, err := LoadFS(fstest.MapFS{"voice.yaml": {Data: []byte(voiceDef)}}, testRegistry)
 	if err != nil {
@@ -64,11 +71,12 @@ func BenchmarkSessionMemory(b *testing.B) {
 	const n = 100
 	for range b.N {
 		var m0, m1 runtime.MemStats
-		runtime.GC()
+		debug.FreeOSMemory()
 		runtime.ReadMemStats(&m0)
+		rss0 := residentBytes()
 		ss := make([]*sched.Session, n)
 		for i := range ss {
-			s, err := sched.Start(ctx, ps[0].graph, sched.Options{Synchronous: true, OnOutput: func(sched.Output) {}})
+			s, err := sched.Start(sessionContext(ctx), ps[0].graph, sched.Options{Synchronous: true, OnOutput: func(sched.Output) {}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -79,11 +87,32 @@ func BenchmarkSessionMemory(b *testing.B) {
 			}
 			ss[i] = s
 		}
-		runtime.GC()
+		debug.FreeOSMemory()
 		runtime.ReadMemStats(&m1)
 		b.ReportMetric(float64(m1.HeapInuse-m0.HeapInuse)/n/1024, "KiB/session")
+		if rss1 := residentBytes(); rss0 > 0 && rss1 > 0 {
+			b.ReportMetric(float64(rss1-rss0)/n/1024, "resident-KiB/session")
+		}
 		for _, s := range ss {
 			_ = s.Close()
 		}
 	}
+}
+
+// residentBytes is the process's resident memory (/proc/self/statm), or 0
+// where there is no /proc.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }

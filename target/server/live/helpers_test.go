@@ -67,8 +67,9 @@ func TestMain(m *testing.M) {
 }
 
 // registerTestNodes adds "blow" (each input frame becomes a binary frame of
-// `size` bytes) and "model" (passes audio through; its model_path is
-// operator-only), both Go nodes that count their Close calls.
+// `size` bytes), "model" (passes audio through; its model_path is
+// operator-only) and "hold" (keeps every frame and emits them all at the end
+// of the stream), Go nodes that count their Close calls.
 func registerTestNodes(reg *node.Registry) {
 	audio := []frame.Kind{frame.KindAudio}
 	reg.MustRegister(node.Spec{
@@ -92,16 +93,30 @@ func registerTestNodes(reg *node.Registry) {
 			return &testNode{dies: cfg.StreamID == "dies"}, nil
 		},
 	})
+	reg.MustRegister(node.Spec{
+		Type: "hold", Runtime: node.RuntimeGo, Doc: "test: keeps its input until the end",
+		Inputs:  []node.Port{{Name: "in", Kinds: audio}},
+		Outputs: []node.Port{{Name: "out", Kinds: audio}},
+		New: func(context.Context, node.Config) (node.Node, error) {
+			return &testNode{hold: true}, nil
+		},
+	})
 }
 
 type testNode struct {
 	size int
 	dies bool // fails with node.ErrFatal at its third frame (its stream id is "dies")
+	hold bool // keeps the frames until Flush
+	held []*frame.Frame
 }
 
 func (n *testNode) Process(_ context.Context, _ int, in *frame.Frame, emit node.Emit) error {
 	if n.dies && in.Seq == 2 {
 		return fmt.Errorf("%w: the Python worker running it died (exit status 3)", node.ErrFatal)
+	}
+	if n.hold {
+		n.held = append(n.held, in)
+		return nil
 	}
 	if n.size == 0 {
 		emit(0, in)
@@ -111,12 +126,24 @@ func (n *testNode) Process(_ context.Context, _ int, in *frame.Frame, emit node.
 	return nil
 }
 
-func (n *testNode) Flush(context.Context, node.Emit) error { return nil }
+func (n *testNode) Flush(_ context.Context, emit node.Emit) error {
+	for _, f := range n.held {
+		emit(0, f)
+	}
+	n.held = nil
+	return nil
+}
 
 func (n *testNode) Close() error {
 	closed.Add(1)
 	return nil
 }
+
+const holdDef = `version: "1"
+metadata: {name: hold}
+nodes:
+  - {id: h, node_type: hold}
+`
 
 const blowDef = `version: "1"
 metadata: {name: blow}
@@ -149,7 +176,7 @@ func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	if err != nil && !strings.Contains(err.Error(), "transcribe.yaml") { // its Python node is not registered here
 		t.Fatal(err)
 	}
-	more, err := LoadFS(fstest.MapFS{"blow.yaml": {Data: []byte(blowDef)}, "model.yaml": {Data: []byte(modelDef)}, "voice.yaml": {Data: []byte(voiceDef)}}, testRegistry)
+	more, err := LoadFS(fstest.MapFS{"blow.yaml": {Data: []byte(blowDef)}, "model.yaml": {Data: []byte(modelDef)}, "voice.yaml": {Data: []byte(voiceDef)}, "hold.yaml": {Data: []byte(holdDef)}}, testRegistry)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/sched"
+	"github.com/remotemedia/hybrid/target/wasmhost"
 )
 
 // Sizes of the output side of a socket.
@@ -206,7 +207,8 @@ func (k *socket) read() {
 	var buf bytes.Buffer
 	bg := context.Background() // cancellation is the watchdog's and kill's CloseNow: no timer per read
 	limit := k.srv.cfg.MaxMessage
-	lr := &io.LimitedReader{} // reused: no allocation per message
+	lr := &io.LimitedReader{}         // reused: no allocation per message
+	var known, synchronous, done bool // how the socket's pipeline runs, once it is known
 	for {
 		typ, r, err := k.conn.Reader(bg)
 		if err == nil {
@@ -234,8 +236,15 @@ func (k *socket) read() {
 			k.closeWith(websocket.StatusUnsupportedData, "text message: send wire frames as binary messages")
 			return
 		}
-		// Frames alias the message: one copy per message, kept by the pipeline.
-		msg := bytes.Clone(buf.Bytes())
+		if !known {
+			known, synchronous, done = true, runsSynchronously(k.pipe.graph), framesDoneInPush(k.pipe.graph)
+		}
+		// Frames alias the message: one copy per message, kept by the pipeline,
+		// unless the pipeline is done with them when route returns.
+		msg := buf.Bytes()
+		if !done {
+			msg = bytes.Clone(msg)
+		}
 		for first := true; len(msg) > 0; first = false {
 			f, n, err := frame.UnmarshalPrefix(msg)
 			if err != nil {
@@ -244,7 +253,7 @@ func (k *socket) read() {
 				return
 			}
 			msg = msg[n:]
-			if first && len(msg) > 0 && runsSynchronously(k.pipe.graph) {
+			if first && len(msg) > 0 && synchronous {
 				k.hold() // not for queued sessions: a Push that waits would hold their outputs back
 			}
 			k.route(f)
@@ -374,7 +383,7 @@ func (k *socket) open(sid string) *session {
 		opts.OnOutput = func(o sched.Output) { enc = k.output(enc[:0], ls, o) }
 		opts.OnEnd = func(error) { ls.endSynchronous(k) }
 	}
-	s, err := sched.Start(ctx, k.pipe.graph, opts)
+	s, err := sched.Start(sessionContext(ctx), k.pipe.graph, opts)
 	if err != nil {
 		cancel()
 		k.srv.release(k.addr)
@@ -408,6 +417,12 @@ func (k *socket) open(sid string) *session {
 	return ls
 }
 
+// sessionContext is the context a live session's nodes are built with: their
+// WASM instances keep their linear memory outside the Go heap
+// (wasmhost.WithMappedMemory), where only the pages a guest touches are
+// resident and the collector's target does not grow with it.
+func sessionContext(ctx context.Context) context.Context { return wasmhost.WithMappedMemory(ctx) }
+
 // runsSynchronously says whether the sessions of g run synchronously (sched.Options.Synchronous):
 // on the socket reader's goroutine, without a goroutine per node and per
 // session. That is for graphs of WASM and Go nodes, whose calls take
@@ -422,6 +437,24 @@ func runsSynchronously(g *sched.Graph) bool {
 	}
 	for _, e := range g.Edges {
 		if e.Policy == sched.DropOldest {
+			return false
+		}
+	}
+	return true
+}
+
+// framesDoneInPush says whether the sessions of g are done with a frame
+// once Push has returned: they run synchronously and every node is a WASM
+// node, which copies its input into the guest's memory and emits copies. The
+// reader then decodes the next message into the same buffer instead of
+// copying each message for the pipeline to keep. (A Go node may keep the
+// frames it is given, a Python node's session takes them later.)
+func framesDoneInPush(g *sched.Graph) bool {
+	if !runsSynchronously(g) {
+		return false
+	}
+	for _, n := range g.Nodes {
+		if n.Spec.Runtime != node.RuntimeWASM {
 			return false
 		}
 	}
