@@ -42,7 +42,7 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // HTTP request per frame ("http"), and through Proxy.Feed without either ("pipe"),
 // which isolates the worker pipe and Python.
 func BenchmarkRoundTrip(b *testing.B) {
-	gogc.Apply() // as the remotemedia and pyproxy commands run
+	gogc.Apply(gogc.Percent) // as the remotemedia and pyproxy commands run
 	p := newProxy(b, Config{})
 	srv, c := serve(b, p)
 	ctx := context.Background()
@@ -96,7 +96,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // overhead; "busy-1ms" spends 1 ms of pure-Python CPU on each frame (holding the
 // GIL), the case more workers are for.
 func BenchmarkThroughput(b *testing.B) {
-	gogc.Apply()
+	gogc.Apply(gogc.Percent)
 	const sessions = 4
 	body := audio20ms(b)
 	ctx := context.Background()

@@ -20,7 +20,7 @@ import (
 // loadBenchDef loads a definition on a registry as the remotemedia command
 // builds it.
 func loadBenchDef(b *testing.B, path string) *runner.Pipeline {
-	gogc.Apply() // as the remotemedia command runs
+	gogc.Apply(gogc.Percent) // as remotemedia run runs
 	ctx := context.Background()
 	wf := wasmFlags{memoryPages: 256, callTimeout: time.Second, cacheDir: b.TempDir()}
 	reg, h, err := wf.registry(ctx)

@@ -91,7 +91,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	gogc.Apply()
+	if args[0] == "serve" {
+		gogc.Apply(gogc.ServePercent)
+	} else {
+		gogc.Apply(gogc.Percent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
