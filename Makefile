@@ -53,6 +53,7 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./core/def
 	$(GO) test -run='^$$' -fuzz=FuzzUnmarshal -fuzztime=$(FUZZTIME) ./core/frame
 	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./core/wavio
+	$(GO) test -run='^$$' -fuzz=FuzzMultipartParts -fuzztime=$(FUZZTIME) ./core/client
 	$(GO) test -run='^$$' -fuzz=FuzzInstrument -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./target/wasmhost
 	$(GO) test -run='^$$' -fuzz=FuzzDeclaredModule -fuzztime=$(FUZZTIME) ./core/wasmnode
 

@@ -12,9 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/url"
 	"strconv"
 	"strings"
@@ -215,27 +213,19 @@ func parseRunAnswer(contentType string, body []byte) (*RunResult, error) {
 			return nil, err
 		}
 	case mt == AcceptMultipart:
-		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("multipart answer: %v", err)
-			}
-			b, err := io.ReadAll(p)
-			if err != nil {
-				return nil, fmt.Errorf("multipart answer: %v", err)
-			}
-			pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		parts, err := multipartParts(body, params["boundary"])
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			pt, _, _ := mime.ParseMediaType(p.contentType)
 			switch pt {
 			case AcceptNDJSON:
-				if err := res.readNDJSON(b); err != nil {
+				if err := res.readNDJSON(p.body); err != nil {
 					return nil, err
 				}
 			case "audio/wav", "audio/x-wav", "audio/wave":
-				res.WAV = b
+				res.WAV = p.body
 			default:
 				return nil, fmt.Errorf("multipart answer: a part of type %q", pt)
 			}
