@@ -25,8 +25,9 @@ const frameBytes = 960 * 2 * 4
 //	                       20 ms stereo frame written in (copies included)
 //	size                   core.wasm bytes raw and gzipped
 //	first-frame/cold|warm  ms from navigation start to the first frame
-//	                       processed by the example pipeline, fresh profile
-//	                       and then the same profile again (median of five)
+//	                       processed by the example pipeline: in a fresh
+//	                       profile (median of five browsers), and in the same
+//	                       profile again (median of five reloads)
 //
 // Run it with: go test -run XXX -bench Browser -benchtime 20000x ./e2e/
 func BenchmarkBrowser(b *testing.B) {
@@ -46,12 +47,17 @@ func BenchmarkBrowser(b *testing.B) {
 	    await p.process({ audio: new Float32Array(1920), sampleRate: 48000, channels: 2 });
 	    window.firstFrame = performance.now();
 	    console.log("first frame: script " + t[0].toFixed(0) + " ms, core loaded " + t[1].toFixed(0) + " (init " + rm.initMs.toFixed(0) + "), pipeline " + t[2].toFixed(0) + ", frame " + window.firstFrame.toFixed(0));
+	    // Where the load went: remotemedia.js's marks and the requests, in ms from navigation start.
+	    const marks = performance.getEntriesByType("mark").map((m) => m.name.replace("remotemedia:", "") + " " + m.startTime.toFixed(0));
+	    const reqs = performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname.split("/").pop() +
+	      " " + r.startTime.toFixed(0) + "-" + r.responseStart.toFixed(0) + "-" + r.responseEnd.toFixed(0) + (r.transferSize ? "" : " (cache)"));
+	    console.log("marks: " + marks.join(", ") + "; requests (start-first byte-end): " + reqs.join(", "));
 	  })().catch((e) => { window.firstFrame = -1; console.error(e.message); });
 	</script>`
 	px := startProxy(b, s, map[string]string{"/first.html": page})
 	ctx := browser(b)
 
-	firstFrame := func() float64 {
+	firstFrameIn := func(ctx context.Context) float64 {
 		navigate(b, ctx, px.url+"first.html")
 		ms, err := chromedp.Run(ctx, chromedp.Poll[float64]("window.firstFrame", chromedp.WithPollingTimeout(60*time.Second)))
 		if err != nil || ms < 0 {
@@ -59,10 +65,21 @@ func BenchmarkBrowser(b *testing.B) {
 		}
 		return ms
 	}
+	firstFrame := func() float64 { return firstFrameIn(ctx) }
 	b.Run("first-frame/cold", func(b *testing.B) {
 		for b.Loop() {
 		}
-		b.ReportMetric(firstFrame(), "ms")
+		// The median of five browsers, each with a fresh profile: one cold load
+		// on this shared machine swings by 200 ms.
+		ms := make([]float64, 5)
+		for i := range ms {
+			fresh := browser(b)
+			ms[i] = firstFrameIn(fresh)
+			_ = chromedp.Cancel(fresh) // close it: an idle browser still takes CPU
+		}
+		slices.Sort(ms)
+		b.Logf("cold loads: %.0f ms", ms)
+		b.ReportMetric(ms[len(ms)/2], "ms")
 	})
 	b.Run("first-frame/warm", func(b *testing.B) {
 		firstFrame() // the cold load of this profile, if this sub-benchmark runs alone

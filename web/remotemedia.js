@@ -64,12 +64,29 @@
   // when the network fails. The Cache API copy is rewritten only when the ETag
   // changed, in the background: the caller starts compiling the response
   // meanwhile.
+  //
+  // Opening the Cache API the first time in a profile takes 50-150 ms, so the
+  // page's localStorage remembers which URL the Cache API holds (cachedKey): a
+  // URL it does not name goes to the network at once, the cold load's case. A
+  // worker has no localStorage and asks the Cache API first.
+  const cachedKey = (url) => "remotemedia:cached:" + new URL(url).pathname;
+  function cacheHint(url) {
+    try { return g.localStorage ? g.localStorage.getItem(cachedKey(url)) === url : null; } catch { return null; }
+  }
+  function setCacheHint(url) {
+    try { if (g.localStorage) g.localStorage.setItem(cachedKey(url), url); } catch { /* storage full or refused */ }
+  }
+  // It resolves to {resp, fromCache}.
   async function fetchCached(url, immutable) {
+    const hint = immutable ? cacheHint(url) : null; // true, false, or null: unknown
     const cacheP = g.caches ? g.caches.open(CACHE).catch(() => null) : Promise.resolve(null);
-    if (immutable) {
+    if (immutable && hint !== false) {
       const cache = await cacheP;
       const hit = cache && (await cache.match(url).catch(() => null));
-      if (hit) return hit;
+      if (hit) {
+        if (hint === null) setCacheHint(url);
+        return { resp: hit, fromCache: true };
+      }
     }
     let resp;
     try {
@@ -78,7 +95,7 @@
     } catch (err) {
       const cache = await cacheP;
       const hit = cache && (await cache.match(url).catch(() => null));
-      if (hit) return hit;
+      if (hit) return { resp: hit, fromCache: true };
       const other = new URL(url).origin !== new URL(g.location.href).origin;
       throw new Error("remotemedia: cannot fetch " + url + ": " + err.message +
         (other ? " (a server on another origin must allow this page's origin " + new URL(g.location.href).origin + ": remotemedia serve --allow-origin)" : ""));
@@ -89,13 +106,39 @@
       const etag = resp.headers.get("etag");
       if (cache && (!old || !etag || old.headers.get("etag") !== etag)) {
         await cache.put(url, copy);
+        if (immutable) setCacheHint(url);
         // Copies of other versions of the same file are of no more use.
         const path = new URL(url).pathname;
         for (const req of await cache.keys()) if (req.url !== url && new URL(req.url).pathname === path) await cache.delete(req);
-      } else if (copy.body) await copy.body.cancel();
+      } else {
+        if (copy.body) await copy.body.cancel();
+        if (cache && immutable) setCacheHint(url);
+      }
     }).catch(() => {});
-    return resp;
+    return { resp, fromCache: false };
   }
+
+  // The IndexedDB database where core.wasm keeps module bytes by sha256, the last
+  // module index seen and saved definitions (target/browser/cache.go names the
+  // same stores). startCore starts opening it while core.wasm downloads: a first
+  // open in a profile creates it, 50-70 ms, and core.wasm's own open then finds
+  // it made. The promise resolves to the database, or null when the browser has
+  // none (then everything is fetched); it never rejects.
+  const IDB = {
+    name: "remotemedia",
+    version: 1,
+    stores: ["modules", "meta", "definitions"],
+    open() {
+      return new Promise((resolve) => {
+        const req = g.indexedDB.open(IDB.name, IDB.version);
+        req.onupgradeneeded = () => {
+          for (const s of IDB.stores) if (!req.result.objectStoreNames.contains(s)) req.result.createObjectStore(s);
+        };
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => resolve(null);
+      }).catch(() => null); // no indexedDB at all, or open refused
+    },
+  };
 
   // mark records a step of the start-up as a performance mark ("remotemedia:…"),
   // for the page's own timing (performance.getEntriesByType("mark")).
@@ -108,21 +151,27 @@
     const index = base + "modules/index.json";
     g.__remotemediaPrefetch = { [index]: fetch(index, { cache: "no-cache" }) };
     g.__remotemediaPrefetch[index].catch(() => {}); // a failure is init's to report
-    const wasm = fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"]); // while the two scripts load
+    g.__remotemediaIDB = IDB.open();
+    // core.wasm is fetched and compiled while the two scripts load: compiling
+    // needs no imports, only instantiating does (Go's, from wasm_exec.js).
+    const compiling = fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"]).then(({ resp, fromCache }) => {
+      mark("response");
+      mark(fromCache ? "core-from-cache" : "core-from-network");
+      // Streaming compilation lets V8 keep the compiled code for the next visit.
+      const streaming = WebAssembly.compileStreaming && (resp.headers.get("content-type") || "").startsWith("application/wasm");
+      const module = streaming ? WebAssembly.compileStreaming(resp) : resp.arrayBuffer().then((b) => WebAssembly.compile(b));
+      return module.then((m) => ({ module: m, fromCache, streaming }));
+    });
+    compiling.catch(() => {}); // it may fail before the scripts are in: `await compiling` below reports it
     await Promise.all([
       g.Go ? null : loadScript(base + versioned("wasm_exec.js")),
       g.RemoteMediaWASI ? null : loadScript(base + versioned("wasi-shim.js")),
     ]);
     mark("scripts");
-    const resp = await wasm;
-    mark("response");
-    const go = new g.Go();
-    // Streaming compilation lets V8 keep the compiled code for the next visit.
-    const streaming = WebAssembly.instantiateStreaming && (resp.headers.get("content-type") || "").startsWith("application/wasm");
-    const { instance } = streaming
-      ? await WebAssembly.instantiateStreaming(resp, go.importObject)
-      : await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+    const { module, streaming } = await compiling;
     mark(streaming ? "compiled" : "compiled-nonstreaming");
+    const go = new g.Go();
+    const instance = await WebAssembly.instantiate(module, go.importObject);
     go.run(instance).then(() => { coreReady = null; });
     mark("running");
     if (!g.__remotemediaCore) throw new Error("remotemedia: core.wasm did not start");

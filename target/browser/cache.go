@@ -18,7 +18,11 @@ import (
 
 // The IndexedDB database that keeps module bytes (by sha256), the last module
 // index seen, and saved definitions, so that after a first visit a pipeline
-// runs with the module URLs unreachable.
+// runs with the module URLs unreachable. A first open in a profile takes
+// 50-70 ms (the database is created), so remotemedia.js starts one while
+// core.wasm downloads (its IDB object creates the same stores) and leaves its
+// promise in globalThis.__remotemediaIDB; openStore waits for it, and then its
+// own open finds the database made.
 const (
 	dbName        = "remotemedia"
 	dbVersion     = 1
@@ -34,9 +38,21 @@ var errOffline = errors.New("not reachable and not cached")
 
 // store is the IndexedDB database; nil when the browser has none (private
 // windows of some browsers), in which case everything is fetched every time.
-type store struct{ db *idb.Database }
+type store struct {
+	db     *idb.Database
+	writes sync.WaitGroup // the writes putLater started
+}
+
+// errNoIndexedDB is openStore's error in a page without IndexedDB.
+var errNoIndexedDB = errors.New("indexeddb: not available in this page")
 
 func openStore(ctx context.Context) (*store, error) {
+	if g := js.Global().Get("indexedDB"); g.IsUndefined() || g.IsNull() {
+		return nil, errNoIndexedDB // idb.Global would panic
+	}
+	if early := js.Global().Get("__remotemediaIDB"); early.Type() == js.TypeObject {
+		_, _ = await(ctx, early) // it never rejects; without it, the open below creates the database
+	}
 	req, err := idb.Global().Open(ctx, dbName, dbVersion, func(db *idb.Database, _, _ uint) error {
 		for _, name := range []string{storeModules, storeMeta, storeDefs} {
 			if _, err := db.CreateObjectStore(name, idb.ObjectStoreOptions{}); err != nil {
@@ -92,6 +108,40 @@ func (s *store) put(ctx context.Context, storeName, key string, v js.Value) erro
 	return txn.Await(ctx)
 }
 
+// putLater starts writing v under key and returns at once; flush waits for
+// the writes started so far. So the module cache's writes (5-20 ms each on a
+// first visit) overlap the modules' compilation instead of following each
+// fetch. A write that fails only costs a refetch on the next visit.
+func (s *store) putLater(storeName, key string, v js.Value) {
+	if s == nil {
+		return
+	}
+	s.writes.Add(1)
+	go func() {
+		defer s.writes.Done()
+		_ = s.put(context.Background(), storeName, key, v)
+	}()
+}
+
+// flush waits until the writes putLater started have completed (or failed),
+// or ctx is done. init and pipeline call it before they resolve: a write still
+// pending when the page goes away is lost, and a page busy in one long call (a
+// whole file through process) cannot complete one meanwhile.
+func (s *store) flush(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		s.writes.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 func (s *store) getBytes(ctx context.Context, key string) ([]byte, bool) {
 	v, err := s.get(ctx, storeModules, key)
 	if err != nil || v.IsUndefined() || v.IsNull() || !v.InstanceOf(js.Global().Get("Uint8Array")) {
@@ -102,10 +152,13 @@ func (s *store) getBytes(ctx context.Context, key string) ([]byte, bool) {
 	return b, true
 }
 
-func (s *store) putBytes(ctx context.Context, key string, b []byte) error {
+func (s *store) putBytesLater(key string, b []byte) {
+	if s == nil {
+		return
+	}
 	arr := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(arr, b)
-	return s.put(ctx, storeModules, key, arr)
+	s.putLater(storeModules, key, arr)
 }
 
 func sha256Hex(b []byte) string {
@@ -143,7 +196,8 @@ func (l *moduleLoader) refreshIndex(ctx context.Context) error {
 		l.mu.Lock()
 		l.index = idx
 		l.mu.Unlock()
-		return l.store.put(ctx, storeMeta, metaIndexKey, js.ValueOf(string(body)))
+		l.store.putLater(storeMeta, metaIndexKey, js.ValueOf(string(body)))
+		return nil
 	}
 	v, err := l.store.get(ctx, storeMeta, metaIndexKey)
 	if err != nil || v.Type() != js.TypeString {
@@ -206,7 +260,7 @@ func (l *moduleLoader) Load(ctx context.Context, name string) ([]byte, error) {
 		if got := sha256Hex(b); got != want {
 			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, got, want)
 		}
-		_ = l.store.putBytes(ctx, want, b) // a cache that cannot be written only costs a refetch
+		l.store.putBytesLater(want, b)
 	}
 	l.mu.Lock()
 	l.loaded[name] = want

@@ -128,6 +128,7 @@ func (c *core) init(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	go warmUp() // while init waits on IndexedDB and the network
 	ctx := context.Background()
 	st, err := openStore(ctx)
 	if err != nil {
@@ -140,6 +141,7 @@ func (c *core) init(args []js.Value) (any, error) {
 		return nil, err
 	}
 	declared := registerDeclared(ctx, reg, h, l)
+	st.flush(ctx)
 	c.mu.Lock()
 	c.host, c.loader, c.store, c.reg, c.declared = h, l, st, reg, declared
 	c.pyServers = map[string]bool{} // registered in the registry just replaced
@@ -197,6 +199,7 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 	if err := runner.Prepare(context.Background(), pl.local()); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	c.store.flush(context.Background())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++

@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// startupLoad is what one load of a page that runs the example pipeline saw:
+// where core.wasm came from (remotemedia.js's "core-from-*" marks), whether
+// the tab has its IndexedDB cache, and what the first frame gave.
+type startupLoad struct {
+	Marks   []string `json:"marks"`
+	Modules int      `json:"modules"` // module requests in all
+	Cache   bool     `json:"cache"`
+	Frames  int      `json:"frames"`
+	Hint    string   `json:"hint"`
+	Err     string   `json:"err"`
+}
+
+// startupPage loads the core, runs the example over one frame and reports.
+// `before` runs first (to take IndexedDB away, say).
+const startupPage = `<!doctype html><script src="/remotemedia.js"></script><script>
+  window.result = (async () => {
+    try {
+      %s
+      const rm = await RemoteMedia.load();
+      const def = await fetch("/examples/speech-frontend.yaml").then((r) => r.text());
+      const p = await rm.pipeline(def);
+      const out = await p.process({ audio: new Float32Array(1920), sampleRate: 48000, channels: 2 });
+      const modules = performance.getEntriesByType("resource").filter((r) => /\/modules\/[^/]+\.wasm$/.test(new URL(r.name).pathname));
+      return { marks: performance.getEntriesByType("mark").map((m) => m.name).filter((n) => n.includes("core-from-")),
+        modules: modules.length,
+        cache: rm.info.cache, frames: out.stats.find((s) => s.id === "mono").in,
+        hint: Object.keys(localStorage).filter((k) => k.startsWith("remotemedia:")).map((k) => k + "=" + localStorage.getItem(k)).join(" ") };
+    } catch (e) {
+      return { err: e.message };
+    }
+  })();
+</script>`
+
+// TestStartupCaches: a first visit fetches core.wasm from the network at once
+// (the Cache API is not asked: its first open in a profile costs 50-150 ms)
+// and keeps it there, remembering so in localStorage; the next visit takes it
+// from the Cache API; with localStorage cleared it goes to the network again
+// and remembers again. Without IndexedDB the tab runs the pipeline uncached.
+func TestStartupCaches(t *testing.T) {
+	s := startServer(t)
+	px := startProxy(t, s, map[string]string{
+		"/start.html": strings.Replace(startupPage, "%s", "", 1),
+		"/noidb.html": strings.Replace(startupPage, "%s", `Object.defineProperty(window, "indexedDB", { value: undefined });`, 1),
+	})
+	ctx := browser(t)
+	load := func(page string) startupLoad {
+		t.Helper()
+		navigate(t, ctx, px.url+page)
+		got := eval[startupLoad](t, ctx, "return await window.result;")
+		if got.Err != "" {
+			t.Fatalf("%s: %s", page, got.Err)
+		}
+		if got.Frames != 1 {
+			t.Errorf("%s: the pipeline's first node took %d frames, want 1", page, got.Frames)
+		}
+		return got
+	}
+	// The Cache API is written in the background after the first load; wait for it.
+	cached := func() {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(async () => {
+			const c = await caches.open("remotemedia-v1");
+			return (await c.keys()).some((r) => new URL(r.url).pathname === "/core.wasm") &&
+				(localStorage.getItem("remotemedia:cached:/core.wasm") || "").includes("/core.wasm?v=");
+		})()`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("core.wasm did not reach the Cache API with its localStorage note: %v", err)
+		}
+	}
+
+	first := load("start.html")
+	if !slices.Equal(first.Marks, []string{"remotemedia:core-from-network"}) || !first.Cache {
+		t.Errorf("first visit: marks %v, IndexedDB %v; want core.wasm from the network and the cache open", first.Marks, first.Cache)
+	}
+	cached()
+	again := load("start.html")
+	if !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
+		t.Errorf("second visit: marks %v, want core.wasm from the Cache API (%s)", again.Marks, again.Hint)
+	}
+	if again.Modules != 0 {
+		t.Errorf("second visit: %d module requests, want none (IndexedDB has them)", again.Modules)
+	}
+
+	eval[bool](t, ctx, `localStorage.clear(); return true;`)
+	if cleared := load("start.html"); !slices.Equal(cleared.Marks, []string{"remotemedia:core-from-network"}) {
+		t.Errorf("localStorage cleared: marks %v, want core.wasm from the network", cleared.Marks)
+	}
+	cached()
+	if again := load("start.html"); !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
+		t.Errorf("after the note was written again: marks %v, want the Cache API", again.Marks)
+	}
+
+	if noidb := load("noidb.html"); noidb.Cache {
+		t.Errorf("without IndexedDB: rm.info.cache %v, want false", noidb.Cache)
+	}
+}
