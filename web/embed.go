@@ -12,6 +12,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -76,7 +77,7 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 		if qvalue(r.Header.Get("Accept-Encoding"), "gzip") > 0 {
 			coding, b = "gzip", gzipped[r.PathValue("name")]()
 		}
-		serveEncoded(w, r, coding, b)
+		serveEncoded(w, r, coding, bytes.NewReader(b), int64(len(b)))
 	})
 	mux.HandleFunc("GET /examples/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -169,11 +170,49 @@ func gzipBytes(b []byte) []byte {
 }
 
 // encoding is one representation of a file: its content coding ("" for the
-// file itself), bytes and ETag.
+// file itself), where its bytes are, and its ETag.
 type encoding struct {
 	coding string
-	b      []byte
+	body   body
 	etag   string
+}
+
+// body is a file of an FS served by reading it on each request: an embedded
+// file reads from the binary's data, so core.wasm and its compressed copies
+// (16 MB) stay off the Go heap, where the collector would count them and grow
+// its target to match (docs/server.md, "Memory").
+type body struct {
+	fsys fs.FS
+	name string
+	size int64
+}
+
+// open returns the file to serve; a file that cannot seek (not an embedded
+// or an OS file) is read whole.
+func (b body) open() (io.ReadSeeker, io.Closer, error) {
+	f, err := b.fsys.Open(b.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rs, ok := f.(io.ReadSeeker); ok {
+		return rs, f, nil
+	}
+	all, err := io.ReadAll(f)
+	return bytes.NewReader(all), f, err
+}
+
+// sumOf is the sha256 and size of a file of fsys, read through without
+// keeping it.
+func sumOf(fsys fs.FS, name string) (sum [sha256.Size]byte, size int64, err error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return sum, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err = io.Copy(h, f)
+	h.Sum(sum[:0])
+	return sum, size, err
 }
 
 // versionsLine is the line of remotemedia.js that the server fills in with the
@@ -228,18 +267,17 @@ func cacheControl(r *http.Request, version string) string {
 // with ?v=VERSION gets the file with Cache-Control immutable for a year, any
 // other one with no-cache (revalidated by ETag).
 func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
-	raw, err := fs.ReadFile(fsys, name)
-	sum := sha256.Sum256(raw)
+	sum, size, err := sumOf(fsys, name)
 	etag := hex.EncodeToString(sum[:16])
 	version := etag
 	if err != nil {
 		version = ""
 	}
-	encodings := []encoding{{"", raw, `"` + etag + `"`}}
+	encodings := []encoding{{"", body{fsys, name, size}, `"` + etag + `"`}}
 	if made, _ := fs.ReadFile(fsys, name+".sha256"); err == nil && strings.TrimSpace(string(made)) == hex.EncodeToString(sum[:]) {
 		for _, c := range []struct{ coding, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
-			if b, err := fs.ReadFile(fsys, name+c.ext); err == nil {
-				encodings = append(encodings, encoding{c.coding, b, `"` + etag + "-" + c.coding + `"`})
+			if st, err := fs.Stat(fsys, name+c.ext); err == nil {
+				encodings = append(encodings, encoding{c.coding, body{fsys, name + c.ext, st.Size()}, `"` + etag + "-" + c.coding + `"`})
 			}
 		}
 	}
@@ -249,12 +287,18 @@ func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
 			return
 		}
 		e := chooseEncoding(r.Header.Get("Accept-Encoding"), encodings)
+		rs, closer, err := e.body.open()
+		if err != nil {
+			http.Error(w, name+": "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer closer.Close()
 		h := w.Header()
 		h.Add("Vary", "Accept-Encoding")
 		h.Set("Content-Type", "application/wasm")
 		h.Set("Cache-Control", cacheControl(r, version))
 		h.Set("ETag", e.etag)
-		serveEncoded(w, r, e.coding, e.b)
+		serveEncoded(w, r, e.coding, rs, e.body.size)
 	}, version
 }
 
@@ -262,16 +306,16 @@ func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
 // conditional requests ServeContent answers. A coded representation is always
 // sent whole: ServeContent leaves Content-Length to the caller then, and a range
 // of compressed bytes is of no use to a browser.
-func serveEncoded(w http.ResponseWriter, r *http.Request, coding string, b []byte) {
+func serveEncoded(w http.ResponseWriter, r *http.Request, coding string, content io.ReadSeeker, size int64) {
 	if coding != "" {
 		w.Header().Set("Content-Encoding", coding)
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		if r.Header.Get("Range") != "" {
 			r = r.Clone(r.Context())
 			r.Header.Del("Range")
 		}
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+	http.ServeContent(w, r, "", time.Time{}, content)
 }
 
 // chooseEncoding returns the coded representation the client rates highest

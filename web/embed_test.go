@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"testing/fstest"
@@ -181,3 +182,23 @@ func TestLargeModuleGzipped(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestCoreWasmOffTheHeap: the handler keeps core.wasm and its compressed
+// copies (16 MB) in the binary's data, not in heap copies the collector would
+// count (a server's GOGC headroom grows with them).
+func TestCoreWasmOffTheHeap(t *testing.T) {
+	st, err := fs.Stat(static, "dist/core.wasm")
+	if err != nil {
+		t.Skipf("dist/core.wasm not built (%v): run `make browser`", err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h := Handler(nil, nil)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(h)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > st.Size()/4 {
+		t.Errorf("the handler holds %d bytes of heap; core.wasm is %d bytes: it is held in a copy", grew, st.Size())
+	}
+}
