@@ -38,6 +38,7 @@ const (
 	trackSmooth    = float32(0.49)
 	noiseAlpha     = float32(0.85)
 	presenceKeep   = float32(0.64)
+	presenceMin    = float32(1e-6)
 	eSmooth        = float32(0.5)
 	presentDelta   = float32(4)
 	ddAlpha        = float32(0.85)
@@ -218,10 +219,12 @@ func (v *VAD) fft() {
 // analyse returns the speech probability of the hop that just filled xbuf's end.
 func (v *VAD) analyse() float32 {
 	m := len(v.re)
-	in, h := v.xbuf[len(v.xbuf)-v.nFFT:], v.nFFT/2 // the windowed samples folded: y[j] = x[j] + x[j+h]
+	// the windowed samples folded, y[j] = x[j] w[j] + x[j+h] w[j+h], with the Hann window's
+	// w[j+h] = 1 - w[j] (as the module computes it): y[j] = x[j+h] + w[j] (x[j] - x[j+h])
+	in, h := v.xbuf[len(v.xbuf)-v.nFFT:], v.nFFT/2
 	for i := range m {
-		v.re[i] = in[2*i]*v.win[2*i] + in[h+2*i]*v.win[h+2*i]
-		v.im[i] = in[2*i+1]*v.win[2*i+1] + in[h+2*i+1]*v.win[h+2*i+1]
+		v.re[i] = in[h+2*i] + v.win[2*i]*(in[2*i]-in[h+2*i])
+		v.im[i] = in[h+2*i+1] + v.win[2*i+1]*(in[2*i+1]-in[h+2*i+1])
 	}
 	v.fft()
 	nb := len(v.bandLo)
@@ -263,6 +266,9 @@ func (v *VAD) analyse() float32 {
 				present = 1
 			}
 			v.presence[b] = presenceKeep*v.presence[b] + (1-presenceKeep)*present
+			if v.presence[b] <= presenceMin { // as the module, which keeps it from going subnormal
+				v.presence[b] = 0
+			}
 			a := noiseAlpha + (1-noiseAlpha)*max(present, v.presence[b])
 			v.noise[b] = a*v.noise[b] + (1-a)*e
 		}

@@ -29,6 +29,7 @@
 #define TRACK_SMOOTH 0.49f
 #define NOISE_ALPHA 0.85f
 #define PRESENCE_KEEP 0.64f /* the smoothed chance of speech in a band: the last hop's weight */
+#define PRESENCE_MIN 1e-6f  /* ... and under this it is 0 */
 #define E_SMOOTH 0.5f  /* band power: the last hop's weight in the power the model sees */
 #define DELTA 4.0f      /* smoothed power over its minimum below this: noise only */
 #define DD_ALPHA 0.85f  /* decision-directed a priori SNR */
@@ -64,12 +65,20 @@ static uint32_t n_fft, m_fft, xlen, nbands, hop_fill, hops;
 static float *xbuf, *win, *re, *im, *twr, *twi, *rtr, *rti, *power;
 static uint16_t *rev;
 static uint16_t band_lo[NBANDS_MAX], band_hi[NBANDS_MAX];
-/* per band, NBANDS_MAX (a multiple of 4) of each; the bands above Nyquist hold power 1 (band_e)
- * and weight 0 (band_valid) */
-#define BANDS4 __attribute__((aligned(16))) float
-static BANDS4 smooth[NBANDS_MAX], minimum[NBANDS_MAX], sub_min[NBANDS_MAX], mins[MIN_NSUB][NBANDS_MAX];
-static BANDS4 noise[NBANDS_MAX], prev_clean[NBANDS_MAX], presence[NBANDS_MAX], prev_e[NBANDS_MAX];
-static BANDS4 band_e[NBANDS_MAX], band_valid[NBANDS_MAX], band_width[NBANDS_MAX];
+/* per band, NBANDS_MAX (a multiple of 4) of each; the bands above Nyquist get power 1 and weight 0
+ * (band_valid). On the heap, reached through one pointer: see TOUCH_TOP. */
+#define BAND_VECS 4 /* the widest band, 1200 Hz, is 14 bins at 22.05 and 44.1 kHz */
+typedef struct {
+  /* what every hop reads, first: wasm-opt folds constant offsets below 1024 into the loads */
+  float smooth[NBANDS_MAX], minimum[NBANDS_MAX], sub_min[NBANDS_MAX], noise[NBANDS_MAX], prev_clean[NBANDS_MAX];
+  float presence[NBANDS_MAX], prev_e[NBANDS_MAX], band_valid[NBANDS_MAX], band_width[NBANDS_MAX];
+  uint32_t band_first[NBANDS_MAX]; /* the band's first bin */
+  uint32_t group_vecs[NBANDS_MAX / 4]; /* the vectors the widest band of each four needs */
+  float mins[MIN_NSUB][NBANDS_MAX];
+  v128_t band_mask[NBANDS_MAX][BAND_VECS]; /* lanes of the BAND_VECS vectors from band_first in the band */
+} band_state;
+static band_state *bands;
+#define HOT_TOP(S) ((const float *)((S)->group_vecs + NBANDS_MAX / 4) - 4) /* the last vector of what every hop reads */
 static uint32_t seen; /* mono samples taken, up to n_fft */
 static uint32_t sub_count, sub_idx;
 static float noise_llr;
@@ -136,14 +145,24 @@ static inline v128_t fast_ln4(v128_t x) {
   return wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(2), s), p), wasm_f32x4_mul(e, wasm_f32x4_splat(0.69314718f)));
 }
 
+/* In wazero's code a load or store checks its bounds unless an earlier one from the same base address
+ * reached as far (in the same basic block or in every block before it, loops aside): touching a base's
+ * highest vector first leaves the other accesses from it unchecked. The empty asm keeps the compiler from
+ * moving the touch after them. */
+#define TOUCH_TOP(p)                                                                                                   \
+  do {                                                                                                                 \
+    v128_t top_ = wasm_v128_load(p);                                                                                   \
+    __asm__ volatile("" : : "r"(top_) : "memory");                                                                     \
+  } while (0)
+
 static float sigmoid(float x) { return 1 / (1 + fast_exp(x < -80 ? 80 : x > 80 ? -80 : -x)); }
 
 /* ---- setup ---- */
 
 static void free_analysis(void) {
   rm_free(xbuf), rm_free(win), rm_free(re), rm_free(im), rm_free(twr), rm_free(twi), rm_free(rtr), rm_free(rti);
-  rm_free(power), rm_free(rev);
-  xbuf = win = re = im = twr = twi = rtr = rti = power = 0, rev = 0;
+  rm_free(power), rm_free(rev), rm_free(bands);
+  xbuf = win = re = im = twr = twi = rtr = rti = power = 0, rev = 0, bands = 0;
 }
 
 static int setup_analysis(void) {
@@ -157,9 +176,10 @@ static int setup_analysis(void) {
   re = rm_alloc(m_fft * 4), im = rm_alloc(m_fft * 4);
   twr = rm_alloc(m_fft * 4), twi = rm_alloc(m_fft * 4); /* per stage, stage tables back to back */
   rtr = rm_alloc(m_fft * 4), rti = rm_alloc(m_fft * 4); /* the real-FFT split twiddles */
-  power = rm_alloc(m_fft * 4 + 16); /* + a v128 for the band sums' last load */
-  rev = rm_alloc(m_fft * 2);
-  if (!xbuf || !win || !re || !im || !twr || !twi || !rtr || !rti || !power || !rev) return rm_fail("vad: out of memory");
+  power = rm_alloc(m_fft * 4 + 64); /* + the band sums' loads past the last bin */
+  rev = rm_alloc(m_fft * 2), bands = rm_alloc(sizeof(band_state));
+  if (!xbuf || !win || !re || !im || !twr || !twi || !rtr || !rti || !power || !rev || !bands) return rm_fail("vad: out of memory");
+  band_state *const S = bands;
   const double pi = 3.141592653589793;
   /* The tables are made once per stream: not vectorized, because clang's f64x2 code here
    * includes f64x2.neg, which wazero compiles to an x86 encoding (cmppd predicate 8) that
@@ -198,8 +218,14 @@ static int setup_analysis(void) {
     if (hi <= lo) continue;
     band_lo[nbands] = (uint16_t)lo, band_hi[nbands] = (uint16_t)hi, nbands++;
   }
-  for (uint32_t b = 0; b < NBANDS_MAX; b++)
-    band_e[b] = 1, band_valid[b] = b < nbands, band_width[b] = b < nbands ? (float)(band_hi[b] - band_lo[b]) : 1;
+  for (uint32_t b = 0; b < NBANDS_MAX; b++) {
+    uint32_t width = b < nbands ? band_hi[b] - band_lo[b] : 0;
+    if (width > 4 * BAND_VECS) return rm_fail("vad: a band is wider than BAND_VECS vectors");
+    S->band_valid[b] = b < nbands, S->band_width[b] = width ? (float)width : 1, S->band_first[b] = b < nbands ? band_lo[b] : 0;
+    for (uint32_t i = 0; i < 4 * BAND_VECS; i++) ((int32_t *)S->band_mask[b])[i] = i < width ? -1 : 0;
+    if (b % 4 == 0) S->group_vecs[b / 4] = 1;
+    if ((width + 3) / 4 > S->group_vecs[b / 4]) S->group_vecs[b / 4] = (width + 3) / 4;
+  }
   noise_llr = 0.05f, seen = 0, hop_fill = 0, hops = 0, ll = 0, last_prob = 0;
   frame_fill = frame_hops = pending = 0, frame_level = frame_prob = 0;
   sub_count = 0, sub_idx = 0;
@@ -238,10 +264,11 @@ static void fft_first_stages(void) {
     v128_t zr[4], zi[4];
     for (uint32_t k = 0; k < 4; k++) { /* z[n .. n+3] of quarter k */
       const uint32_t at = 2 * (n + k * q);
-      v128_t b = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + at + 4), wasm_v128_load(w + at + 4)),
-                                wasm_f32x4_mul(wasm_v128_load(x + fold + at + 4), wasm_v128_load(w + fold + at + 4)));
-      v128_t a = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + at), wasm_v128_load(w + at)),
-                                wasm_f32x4_mul(wasm_v128_load(x + fold + at), wasm_v128_load(w + fold + at)));
+      v128_t xb4 = wasm_v128_load(x + fold + at + 4), xa4 = wasm_v128_load(x + at + 4);
+      v128_t xb = wasm_v128_load(x + fold + at), xa = wasm_v128_load(x + at);
+      /* Hann: w[j + N/2] = 1 - w[j], so x[j] w[j] + x[j + N/2] w[j + N/2] = x[j + N/2] + w[j] (x[j] - x[j + N/2]) */
+      v128_t b = wasm_f32x4_add(xb4, wasm_f32x4_mul(wasm_v128_load(w + at + 4), wasm_f32x4_sub(xa4, xb4)));
+      v128_t a = wasm_f32x4_add(xb, wasm_f32x4_mul(wasm_v128_load(w + at), wasm_f32x4_sub(xa, xb)));
       zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
     }
     v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
@@ -340,19 +367,123 @@ static void fft(void) {
   if (half < m_fft) fft_stage2(half, twr + off, twi + off);
 }
 
-/* ---- per hop analysis ---- */
+/* The FFT and the power spectrum for m_fft 64 (8 and 16 kHz), the 32 vectors of the FFT held in
+ * locals: in wazero's code a load or store of linear memory checks its bounds (several x86
+ * instructions) where a spilled local costs one, so fft() and the split, which go through re/im,
+ * took 6.0k x86 instructions per hop at 16 kHz where this takes 2.9k (docs/vad.md). The same
+ * arithmetic as fft_first_stages, fft_stage4 and the split in spectrum, with constant indices. */
+#define V64 16 /* vectors of the 64-point FFT */
 
-/* Returns the speech probability of the hop that just filled xbuf's end. */
-static float analyse(void) {
+/* The radix-4 butterfly of fft_stage4 on the vectors a, a + s, a + 2s, a + 3s. */
+static inline void bfly4(v128_t *R, v128_t *I, uint32_t a, uint32_t s, v128_t ur, v128_t ui, v128_t vr, v128_t vi) {
+  v128_t ar = R[a], ai = I[a], br = R[a + s], bi = I[a + s], cr = R[a + 2 * s], ci = I[a + 2 * s];
+  v128_t dr = R[a + 3 * s], di = I[a + 3 * s];
+  v128_t tr = wasm_f32x4_sub(wasm_f32x4_mul(br, ur), wasm_f32x4_mul(bi, ui));
+  v128_t ti = wasm_f32x4_add(wasm_f32x4_mul(br, ui), wasm_f32x4_mul(bi, ur));
+  v128_t sr = wasm_f32x4_sub(wasm_f32x4_mul(dr, ur), wasm_f32x4_mul(di, ui));
+  v128_t si = wasm_f32x4_add(wasm_f32x4_mul(dr, ui), wasm_f32x4_mul(di, ur));
+  v128_t a1r = wasm_f32x4_add(ar, tr), a1i = wasm_f32x4_add(ai, ti);
+  v128_t b1r = wasm_f32x4_sub(ar, tr), b1i = wasm_f32x4_sub(ai, ti);
+  v128_t c1r = wasm_f32x4_add(cr, sr), c1i = wasm_f32x4_add(ci, si);
+  v128_t d1r = wasm_f32x4_sub(cr, sr), d1i = wasm_f32x4_sub(ci, si);
+  tr = wasm_f32x4_sub(wasm_f32x4_mul(c1r, vr), wasm_f32x4_mul(c1i, vi));
+  ti = wasm_f32x4_add(wasm_f32x4_mul(c1r, vi), wasm_f32x4_mul(c1i, vr));
+  sr = wasm_f32x4_sub(wasm_f32x4_mul(d1r, vr), wasm_f32x4_mul(d1i, vi));
+  si = wasm_f32x4_add(wasm_f32x4_mul(d1r, vi), wasm_f32x4_mul(d1i, vr));
+  R[a + 3 * s] = wasm_f32x4_sub(b1r, si), I[a + 3 * s] = wasm_f32x4_add(b1i, sr);
+  R[a + 2 * s] = wasm_f32x4_sub(a1r, tr), I[a + 2 * s] = wasm_f32x4_sub(a1i, ti);
+  R[a + s] = wasm_f32x4_add(b1r, si), I[a + s] = wasm_f32x4_sub(b1i, sr);
+  R[a] = wasm_f32x4_add(a1r, tr), I[a] = wasm_f32x4_add(a1i, ti);
+}
+
+/* 6-bit reversal, folded by the compiler where n is constant. */
+static inline uint32_t rev6(uint32_t n) {
+  return (n & 1) << 5 | (n & 2) << 3 | (n & 4) << 1 | (n & 8) >> 1 | (n & 16) >> 3 | (n & 32) >> 5;
+}
+
+/* The power spectrum of the folded window into power[0 .. 64] (bin 64 is past the end: power has room). */
+static void spectrum64(void) {
+  v128_t R[V64], I[V64];
+  const float *x = xbuf + xlen - n_fft, *w = win, *wr1 = twr, *wi1 = twi, *wr2 = rtr, *wi2 = rti;
+  float *P = power;
+  TOUCH_TOP(x + 252);
+  TOUCH_TOP(w + 124);
+  TOUCH_TOP(wr1 + 43);
+  TOUCH_TOP(wi1 + 43);
+  TOUCH_TOP(wr2 + 32);
+  TOUCH_TOP(wi2 + 32);
+  TOUCH_TOP(P + 61);
+  /* window, fold, packing and the first two stages, as fft_first_stages */
+#pragma clang loop unroll(full)
+  for (int32_t n = 12; n >= 0; n -= 4) {
+    v128_t zr[4], zi[4];
+#pragma clang loop unroll(full)
+    for (int32_t k = 3; k >= 0; k--) {
+      const uint32_t at = 2 * (uint32_t)(n + k * 16);
+      v128_t xb4 = wasm_v128_load(x + 128 + at + 4), xa4 = wasm_v128_load(x + at + 4);
+      v128_t xb = wasm_v128_load(x + 128 + at), xa = wasm_v128_load(x + at);
+      v128_t b = wasm_f32x4_add(xb4, wasm_f32x4_mul(wasm_v128_load(w + at + 4), wasm_f32x4_sub(xa4, xb4))); /* Hann */
+      v128_t a = wasm_f32x4_add(xb, wasm_f32x4_mul(wasm_v128_load(w + at), wasm_f32x4_sub(xa, xb)));
+      zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+    }
+    v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
+    v128_t a1r = wasm_f32x4_sub(zr[0], zr[2]), a1i = wasm_f32x4_sub(zi[0], zi[2]);
+    v128_t a2r = wasm_f32x4_add(zr[1], zr[3]), a2i = wasm_f32x4_add(zi[1], zi[3]);
+    v128_t a3r = wasm_f32x4_sub(zr[1], zr[3]), a3i = wasm_f32x4_sub(zi[1], zi[3]);
+    v128_t o0r = wasm_f32x4_add(a0r, a2r), o0i = wasm_f32x4_add(a0i, a2i);
+    v128_t o2r = wasm_f32x4_sub(a0r, a2r), o2i = wasm_f32x4_sub(a0i, a2i);
+    v128_t o1r = wasm_f32x4_add(a1r, a3i), o1i = wasm_f32x4_sub(a1i, a3r);
+    v128_t o3r = wasm_f32x4_sub(a1r, a3i), o3i = wasm_f32x4_add(a1i, a3r);
+    v128_t t0 = wasm_i32x4_shuffle(o0r, o1r, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(o2r, o3r, 0, 4, 1, 5);
+    v128_t t2 = wasm_i32x4_shuffle(o0r, o1r, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(o2r, o3r, 2, 6, 3, 7);
+    v128_t u0 = wasm_i32x4_shuffle(o0i, o1i, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(o2i, o3i, 0, 4, 1, 5);
+    v128_t u2 = wasm_i32x4_shuffle(o0i, o1i, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(o2i, o3i, 2, 6, 3, 7);
+    const uint32_t p = rev6((uint32_t)n) / 4; /* rev(n + 1) = rev(n) + 32, rev(n + 2) = rev(n) + 16, rev(n + 3) = rev(n) + 48 */
+    R[p] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), I[p] = wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5);
+    R[p + 8] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7), I[p + 8] = wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7);
+    R[p + 4] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5), I[p + 4] = wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5);
+    R[p + 12] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7), I[p + 12] = wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7);
+  }
+  /* stages of half 4 and 8 (tables at 3 and 7), then 16 and 32 (at 15 and 31) */
+  {
+    const v128_t vr = wasm_v128_load(wr1 + 7), vi = wasm_v128_load(wi1 + 7);
+    const v128_t ur = wasm_v128_load(wr1 + 3), ui = wasm_v128_load(wi1 + 3);
+#pragma clang loop unroll(full)
+    for (uint32_t a = 0; a < V64; a += 4) bfly4(R, I, a, 1, ur, ui, vr, vi);
+  }
+#pragma clang loop unroll(full)
+  for (int32_t j = 3; j >= 0; j--) {
+    v128_t vr = wasm_v128_load(wr1 + 31 + 4 * j), vi = wasm_v128_load(wi1 + 31 + 4 * j);
+    bfly4(R, I, (uint32_t)j, 4, wasm_v128_load(wr1 + 15 + 4 * j), wasm_v128_load(wi1 + 15 + 4 * j), vr, vi);
+  }
+  /* split, as in spectrum, for k = 0, 4, .. 32: Z[M-k] .. Z[M-k-3] from two vectors (Z[64] is Z[0]) */
+#pragma clang loop unroll(full)
+  for (int32_t vv = 8; vv >= 0; vv--) {
+    const uint32_t v = (uint32_t)vv, k = 4 * v;
+    v128_t cr = wasm_i32x4_shuffle(R[(16 - v) % 16], R[15 - v], 0, 7, 6, 5);
+    v128_t ci = wasm_i32x4_shuffle(I[(16 - v) % 16], I[15 - v], 0, 7, 6, 5);
+    v128_t zr = R[v], zi = I[v], wr = wasm_v128_load(wr2 + k), wi = wasm_v128_load(wi2 + k);
+    v128_t er = wasm_f32x4_add(zr, cr), ei = wasm_f32x4_sub(zi, ci);
+    v128_t or_ = wasm_f32x4_add(zi, ci), oi = wasm_f32x4_sub(cr, zr);
+    v128_t tr = wasm_f32x4_sub(wasm_f32x4_mul(wr, or_), wasm_f32x4_mul(wi, oi));
+    v128_t ti = wasm_f32x4_add(wasm_f32x4_mul(wr, oi), wasm_f32x4_mul(wi, or_));
+    v128_t pr = wasm_f32x4_add(er, tr), pi = wasm_f32x4_add(ei, ti), mr = wasm_f32x4_sub(er, tr), mi = wasm_f32x4_sub(ei, ti);
+    v128_t pm = wasm_f32x4_add(wasm_f32x4_mul(mr, mr), wasm_f32x4_mul(mi, mi));
+    wasm_v128_store(P + k, wasm_f32x4_add(wasm_f32x4_mul(pr, pr), wasm_f32x4_mul(pi, pi)));
+    wasm_v128_store(P + (61 - k), wasm_i32x4_shuffle(pm, pm, 3, 2, 1, 0));
+  }
+}
+
+/* The power spectrum of the folded window into power[] for any m_fft: fft(), then the split into the real
+ * FFT's power spectrum: with Z the half-size complex FFT, E = (Z[k] + conj Z[M-k]) / 2,
+ * O = (Z[k] - conj Z[M-k]) / 2i and T = W^k O, X[k] = E + T and X[M-k] = conj(E - T); four k at a time
+ * (from 1 to M/2, which also gives the bins from M/2 to M-1), the mirrored lanes reversed. Through
+ * locals, as a store to linear memory would otherwise make clang load the globals again. */
+static void spectrum(void) {
   fft();
-  /* split into the real FFT's power spectrum: with Z the half-size complex FFT, E = (Z[k] + conj Z[M-k]) / 2,
-   * O = (Z[k] - conj Z[M-k]) / 2i and T = W^k O, X[k] = E + T and X[M-k] = conj(E - T); four k at a time
-   * (from 1 to M/2, which also gives the bins from M/2 to M-1), the mirrored lanes reversed. Through
-   * locals, as a store to linear memory would otherwise make clang load the globals again. */
   const float *R = re, *I = im, *WR = rtr, *WI = rti;
   float *P = power;
-  const uint32_t M = m_fft, nb = nbands;
-  const uint32_t kend = band_hi[nb - 1];
+  const uint32_t M = m_fft, kend = band_hi[nbands - 1];
 #pragma clang loop unroll_count(4) /* wazero: a loop pass costs about as much as its body here */
   for (uint32_t k = 1; k < kend && k <= M / 2; k += 4) {
     const float *cre = R + (M - k - 3), *cim = I + (M - k - 3); /* bins M-k-3 .. M-k */
@@ -369,78 +500,101 @@ static float analyse(void) {
     wasm_v128_store(P + k, wasm_f32x4_add(wasm_f32x4_mul(pr, pr), wasm_f32x4_mul(pi, pi)));
     wasm_v128_store(P + (M - k - 3), wasm_i32x4_shuffle(pm, pm, 3, 2, 1, 0));
   }
-  /* band means, four bands at a time: each band's bins summed four at a time (the last load masked to the
-   * band; power has room for it), then the four sums transposed into one vector */
-  static const int32_t tail[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
-  for (uint32_t b = 0; b < nb; b += 4) {
+}
+
+/* ---- per hop analysis ---- */
+
+/* Returns the speech probability of the hop that just filled xbuf's end. */
+static float analyse(void) {
+  band_state *const S = bands;
+  const float *P = power;
+  if (m_fft == 64) spectrum64();
+  else spectrum();
+  /* four bands at a time: their mean power, then the noise per band, minima-controlled recursive averaging,
+   * started with the mean of the first INIT_HOPS (the bands above Nyquist have power 1 and no say in llr) */
+  v128_t llr4 = wasm_f32x4_splat(0);
+  TOUCH_TOP(HOT_TOP(S));
+#pragma clang loop unroll(full)
+  for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
+    /* each band's bins as masked vectors from its first bin (power has room): as many as the group's widest needs */
     v128_t acc[4];
+    const v128_t *mask = S->band_mask[b];
+    const uint32_t vecs = S->group_vecs[b / 4];
+    TOUCH_TOP((const float *)(mask + 4 * BAND_VECS - 1));
+#pragma clang loop unroll(full)
     for (uint32_t l = 0; l < 4; l++) {
-      uint32_t hi = b + l < nb ? band_hi[b + l] : 0, j = b + l < nb ? band_lo[b + l] : 0;
+      const float *p = P + S->band_first[b + l];
+      const v128_t *m = mask + l * BAND_VECS;
       v128_t a = wasm_f32x4_splat(0);
-      for (; j + 4 <= hi; j += 4) a = wasm_f32x4_add(a, wasm_v128_load(P + j));
-      if (j < hi) a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(P + j), wasm_v128_load(tail + 4 - (hi - j))));
+      switch (vecs) { /* the highest load first */
+      case 4: a = wasm_v128_and(wasm_v128_load(p + 12), m[3]); /* fall through */
+      case 3: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 8), m[2])); /* fall through */
+      case 2: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 4), m[1])); /* fall through */
+      default: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p), m[0]));
+      }
       acc[l] = a;
     }
     v128_t t0 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[0], acc[1], 2, 6, 3, 7));
     v128_t t1 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[2], acc[3], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[2], acc[3], 2, 6, 3, 7));
     v128_t sum = wasm_f32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-    v128_t e = wasm_f32x4_add(wasm_f32x4_div(sum, wasm_v128_load(band_width + b)), wasm_f32x4_splat(1e-10f));
-    wasm_v128_store(band_e + b, wasm_v128_bitselect(e, wasm_f32x4_splat(1), wasm_f32x4_ne(wasm_v128_load(band_valid + b), wasm_f32x4_splat(0))));
-  }
-  /* noise per band: minima-controlled recursive averaging, started with the mean of the first
-   * INIT_HOPS; four bands at a time (the bands above Nyquist have power 1 and no say in llr) */
-  v128_t llr4 = wasm_f32x4_splat(0);
-#pragma clang loop unroll(full)
-  for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
-    v128_t e = wasm_v128_load(band_e + b), nz = wasm_v128_load(noise + b);
+    v128_t e = wasm_f32x4_add(wasm_f32x4_div(sum, wasm_v128_load(S->band_width + b)), wasm_f32x4_splat(1e-10f));
+    e = wasm_v128_bitselect(e, wasm_f32x4_splat(1), wasm_f32x4_ne(wasm_v128_load(S->band_valid + b), wasm_f32x4_splat(0)));
+    v128_t nz = wasm_v128_load(S->noise + b);
     { /* the power over two hops (one folded window is a noisy estimate) */
-      v128_t pe = hops ? wasm_v128_load(prev_e + b) : e;
-      wasm_v128_store(prev_e + b, e);
+      v128_t pe = hops ? wasm_v128_load(S->prev_e + b) : e;
+      wasm_v128_store(S->prev_e + b, e);
       e = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(1 - E_SMOOTH), e), wasm_f32x4_mul(wasm_f32x4_splat(E_SMOOTH), pe));
     }
     if (hops < INIT_HOPS) {
       if (!hops) {
-        wasm_v128_store(prev_clean + b, wasm_f32x4_splat(0)), wasm_v128_store(presence + b, wasm_f32x4_splat(0));
+        wasm_v128_store(S->prev_clean + b, wasm_f32x4_splat(0)), wasm_v128_store(S->presence + b, wasm_f32x4_splat(0));
         nz = wasm_f32x4_splat(0);
       }
       nz = wasm_f32x4_add(nz, wasm_f32x4_div(wasm_f32x4_sub(e, nz), wasm_f32x4_splat((float)(hops + 1))));
-      wasm_v128_store(smooth + b, nz), wasm_v128_store(minimum + b, nz), wasm_v128_store(sub_min + b, nz);
-      for (uint32_t s = 0; s < MIN_NSUB; s++) wasm_v128_store(mins[s] + b, nz);
+      wasm_v128_store(S->smooth + b, nz), wasm_v128_store(S->minimum + b, nz), wasm_v128_store(S->sub_min + b, nz);
+      for (uint32_t s = 0; s < MIN_NSUB; s++) wasm_v128_store(S->mins[s] + b, nz);
     } else {
-      v128_t sm = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(TRACK_SMOOTH), wasm_v128_load(smooth + b)),
+      v128_t sm = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(TRACK_SMOOTH), wasm_v128_load(S->smooth + b)),
                                  wasm_f32x4_mul(wasm_f32x4_splat(1 - TRACK_SMOOTH), e));
-      v128_t mn = wasm_f32x4_pmin(wasm_v128_load(minimum + b), sm);
-      wasm_v128_store(smooth + b, sm);
-      wasm_v128_store(sub_min + b, wasm_f32x4_pmin(wasm_v128_load(sub_min + b), sm));
-      wasm_v128_store(minimum + b, mn);
+      v128_t mn = wasm_f32x4_pmin(wasm_v128_load(S->minimum + b), sm);
+      wasm_v128_store(S->smooth + b, sm);
+      wasm_v128_store(S->sub_min + b, wasm_f32x4_pmin(wasm_v128_load(S->sub_min + b), sm));
+      wasm_v128_store(S->minimum + b, mn);
       v128_t present = wasm_v128_and(wasm_f32x4_gt(sm, wasm_f32x4_mul(wasm_f32x4_splat(DELTA), mn)), wasm_f32x4_splat(1));
-      v128_t pr = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(PRESENCE_KEEP), wasm_v128_load(presence + b)),
+      v128_t pr = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(PRESENCE_KEEP), wasm_v128_load(S->presence + b)),
                                  wasm_f32x4_mul(wasm_f32x4_splat(1 - PRESENCE_KEEP), present));
-      wasm_v128_store(presence + b, pr);
+      /* to 0 under PRESENCE_MIN: decaying on in noise it would become subnormal after about 200 hops, and
+       * arithmetic on subnormals is many times slower (WebAssembly has no flush to zero) */
+      pr = wasm_v128_and(pr, wasm_f32x4_gt(pr, wasm_f32x4_splat(PRESENCE_MIN)));
+      wasm_v128_store(S->presence + b, pr);
       v128_t a = wasm_f32x4_add(wasm_f32x4_splat(NOISE_ALPHA),
                                 wasm_f32x4_mul(wasm_f32x4_splat(1 - NOISE_ALPHA), wasm_f32x4_pmax(pr, present)));
       nz = wasm_f32x4_add(wasm_f32x4_mul(a, nz), wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1), a), e));
     }
-    wasm_v128_store(noise + b, nz);
+    wasm_v128_store(S->noise + b, nz);
     v128_t gamma = wasm_f32x4_pmin(wasm_f32x4_div(e, nz), wasm_f32x4_splat(1000));
     v128_t ml = wasm_f32x4_pmax(wasm_f32x4_splat(0), wasm_f32x4_sub(gamma, wasm_f32x4_splat(1)));
-    v128_t xi = wasm_f32x4_add(wasm_f32x4_div(wasm_f32x4_mul(wasm_f32x4_splat(DD_ALPHA), wasm_v128_load(prev_clean + b)), nz),
+    v128_t xi = wasm_f32x4_add(wasm_f32x4_div(wasm_f32x4_mul(wasm_f32x4_splat(DD_ALPHA), wasm_v128_load(S->prev_clean + b)), nz),
                                wasm_f32x4_mul(wasm_f32x4_splat(1 - DD_ALPHA), ml));
     xi = wasm_f32x4_pmax(wasm_f32x4_splat(XI_MIN), xi);
     v128_t g = wasm_f32x4_div(xi, wasm_f32x4_add(wasm_f32x4_splat(1), xi));
-    wasm_v128_store(prev_clean + b, wasm_f32x4_mul(wasm_f32x4_mul(g, g), e));
+    wasm_v128_store(S->prev_clean + b, wasm_f32x4_mul(wasm_f32x4_mul(g, g), e));
     v128_t l = wasm_f32x4_sub(wasm_f32x4_mul(gamma, g), fast_ln4(wasm_f32x4_add(wasm_f32x4_splat(1), xi)));
-    llr4 = wasm_f32x4_add(llr4, wasm_f32x4_mul(l, wasm_v128_load(band_valid + b)));
+    llr4 = wasm_f32x4_add(llr4, wasm_f32x4_mul(l, wasm_v128_load(S->band_valid + b)));
   }
   float llr = wasm_f32x4_extract_lane(llr4, 0) + wasm_f32x4_extract_lane(llr4, 1) + wasm_f32x4_extract_lane(llr4, 2) +
               wasm_f32x4_extract_lane(llr4, 3);
   if (++sub_count == MIN_SUBWIN) { /* close a sub-window: the minimum is over the last MIN_NSUB of them */
     sub_count = 0;
+    float(*mins)[NBANDS_MAX] = S->mins;
+    TOUCH_TOP(HOT_TOP(S));
+    TOUCH_TOP(mins[MIN_NSUB - 1] + NBANDS_MAX - 4);
+#pragma clang loop unroll(full)
     for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
-      v128_t sm = wasm_v128_load(smooth + b), m = sm;
-      wasm_v128_store(mins[sub_idx] + b, wasm_v128_load(sub_min + b)), wasm_v128_store(sub_min + b, sm);
+      v128_t sm = wasm_v128_load(S->smooth + b), m = sm;
+      wasm_v128_store(mins[sub_idx] + b, wasm_v128_load(S->sub_min + b)), wasm_v128_store(S->sub_min + b, sm);
       for (uint32_t s = 0; s < MIN_NSUB; s++) m = wasm_f32x4_pmin(m, wasm_v128_load(mins[s] + b));
-      wasm_v128_store(minimum + b, m);
+      wasm_v128_store(S->minimum + b, m);
     }
     sub_idx = (sub_idx + 1) % MIN_NSUB;
   }
@@ -472,13 +626,13 @@ static uint32_t ring_first(int64_t idx, uint32_t n) {
 static void ring_put(int64_t idx, const float *src, uint32_t n) {
   uint32_t first = ring_first(idx, n), ch4 = channels * 4;
   rm_memcpy(ring + (uint32_t)(idx % rcap) * channels, src, first * ch4);
-  rm_memcpy(ring, src + first * channels, (n - first) * ch4);
+  if (n > first) rm_memcpy(ring, src + first * channels, (n - first) * ch4);
 }
 
 static void ring_get(int64_t idx, float *dst, uint32_t n) {
   uint32_t first = ring_first(idx, n), ch4 = channels * 4;
   rm_memcpy(dst, ring + (uint32_t)(idx % rcap) * channels, first * ch4);
-  rm_memcpy(dst + first * channels, ring, (n - first) * ch4);
+  if (n > first) rm_memcpy(dst + first * channels, ring, (n - first) * ch4);
 }
 
 /* Emits ring frames [a, b) as one audio frame on port 0. */
@@ -566,8 +720,51 @@ static int reserve_ring(uint32_t need) {
   return 0;
 }
 
-/* Appends n frames of in (mixed to mono) to the analysis buffer's hop, and their sum of squares to
- * the decision frame's. */
+/* The sum of squares of x[0 .. n). */
+static double sum_squares(const float *x, uint32_t n) {
+  v128_t a = wasm_f32x4_splat(0), a2 = a;
+  uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) { /* four loads a pass, the highest first (see TOUCH_TOP) */
+    v128_t v3 = wasm_v128_load(x + i + 12), v2 = wasm_v128_load(x + i + 8);
+    v128_t v1 = wasm_v128_load(x + i + 4), v0 = wasm_v128_load(x + i);
+    a = wasm_f32x4_add(a, wasm_f32x4_add(wasm_f32x4_mul(v0, v0), wasm_f32x4_mul(v1, v1)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_add(wasm_f32x4_mul(v2, v2), wasm_f32x4_mul(v3, v3)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    a = wasm_f32x4_add(a, wasm_f32x4_mul(v, v));
+  }
+  a = wasm_f32x4_add(a, a2);
+  double s = (double)wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1) + wasm_f32x4_extract_lane(a, 2) +
+             wasm_f32x4_extract_lane(a, 3);
+  for (; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+
+/* The mean square of the mono mix of the decision frame [a, a + wlen): with gate, from the ring and only
+ * when asked (a frame's level matters only where its probability is at least 0.5); else level, summed as
+ * the frame came in. */
+static double frame_level_of(int64_t a, double level) {
+  if (!gate) return level;
+  double s = 0;
+  for (uint32_t done = 0; done < wlen;) {
+    uint32_t n = ring_first(a + done, wlen - done);
+    const float *x = ring + (uint32_t)((a + done) % rcap) * channels;
+    if (channels == 1) s += sum_squares(x, n);
+    else
+      for (uint32_t i = 0; i < n; i++) {
+        float m = 0;
+        for (uint32_t c = 0; c < channels; c++) m += x[i * channels + c];
+        m /= channels;
+        s += (double)m * m;
+      }
+    done += n;
+  }
+  return s / wlen;
+}
+
+/* Appends n frames of in (mixed to mono) to the analysis buffer's hop, and without gate their sum of
+ * squares to the decision frame's. */
 static void take(const float *in, uint32_t n) {
   float *dst = xbuf + xlen - hop + hop_fill;
   if (channels == 1) rm_memcpy(dst, in, n * 4);
@@ -578,23 +775,7 @@ static void take(const float *in, uint32_t n) {
       dst[i] = s / channels;
     }
   hop_fill += n, frame_fill += n;
-  v128_t a = wasm_f32x4_splat(0), a2 = a;
-  uint32_t i = 0;
-  for (; i + 16 <= n; i += 16) { /* four loads a pass: the loop's own cost counts in wazero's code */
-    v128_t v0 = wasm_v128_load(dst + i), v1 = wasm_v128_load(dst + i + 4);
-    v128_t v2 = wasm_v128_load(dst + i + 8), v3 = wasm_v128_load(dst + i + 12);
-    a = wasm_f32x4_add(a, wasm_f32x4_add(wasm_f32x4_mul(v0, v0), wasm_f32x4_mul(v1, v1)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_add(wasm_f32x4_mul(v2, v2), wasm_f32x4_mul(v3, v3)));
-  }
-  for (; i + 4 <= n; i += 4) {
-    v128_t v = wasm_v128_load(dst + i);
-    a = wasm_f32x4_add(a, wasm_f32x4_mul(v, v));
-  }
-  a = wasm_f32x4_add(a, a2);
-  double s = (double)wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1) + wasm_f32x4_extract_lane(a, 2) +
-             wasm_f32x4_extract_lane(a, 3);
-  for (; i < n; i++) s += (double)dst[i] * dst[i];
-  frame_level += s;
+  if (!gate) frame_level += sum_squares(dst, n);
 }
 
 int rm_node_process(const rm_frame *f) {
@@ -627,13 +808,13 @@ int rm_node_process(const rm_frame *f) {
       hop_fill = 0;
       if (pending) {
         pending = 0;
-        if (decide(pending_start, p, p >= 0.5 && pending_level > min_level)) return 1;
+        if (decide(pending_start, p, p >= 0.5 && frame_level_of(pending_start, pending_level) > min_level)) return 1;
       }
       frame_prob += p, frame_hops++;
     }
     if (frame_fill == wlen) {
       int64_t a = win_start;
-      double level = frame_level / wlen;
+      double level = frame_level / wlen; /* without gate */
       win_start += wlen, frame_fill = 0, frame_level = 0;
       if (!frame_hops) {
         pending = 1, pending_start = a, pending_level = level;
@@ -641,7 +822,7 @@ int rm_node_process(const rm_frame *f) {
       }
       double prob = frame_prob / frame_hops;
       frame_prob = 0, frame_hops = 0;
-      if (decide(a, prob, prob >= 0.5 && level > min_level)) return 1;
+      if (decide(a, prob, prob >= 0.5 && frame_level_of(a, level) > min_level)) return 1;
     }
   }
   total = frame_idx + frames;
