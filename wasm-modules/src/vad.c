@@ -314,6 +314,28 @@ static void fft_stage2(uint32_t half, const float *wr, const float *wi) {
   }
 }
 
+/* The radix-4 butterfly on x[0..3] (real r, imaginary i), in place: a radix-2 stage on (x0, x1)
+ * and (x2, x3) with twiddle u, then (x0, x2) with v and (x1, x3) with -i v. */
+static inline __attribute__((always_inline)) void radix4(v128_t r[4], v128_t i[4], v128_t ur, v128_t ui, v128_t vr,
+                                                         v128_t vi) {
+  v128_t tr = wasm_f32x4_sub(wasm_f32x4_mul(r[1], ur), wasm_f32x4_mul(i[1], ui));
+  v128_t ti = wasm_f32x4_add(wasm_f32x4_mul(r[1], ui), wasm_f32x4_mul(i[1], ur));
+  v128_t sr = wasm_f32x4_sub(wasm_f32x4_mul(r[3], ur), wasm_f32x4_mul(i[3], ui));
+  v128_t si = wasm_f32x4_add(wasm_f32x4_mul(r[3], ui), wasm_f32x4_mul(i[3], ur));
+  v128_t a1r = wasm_f32x4_add(r[0], tr), a1i = wasm_f32x4_add(i[0], ti);
+  v128_t b1r = wasm_f32x4_sub(r[0], tr), b1i = wasm_f32x4_sub(i[0], ti);
+  v128_t c1r = wasm_f32x4_add(r[2], sr), c1i = wasm_f32x4_add(i[2], si);
+  v128_t d1r = wasm_f32x4_sub(r[2], sr), d1i = wasm_f32x4_sub(i[2], si);
+  tr = wasm_f32x4_sub(wasm_f32x4_mul(c1r, vr), wasm_f32x4_mul(c1i, vi));
+  ti = wasm_f32x4_add(wasm_f32x4_mul(c1r, vi), wasm_f32x4_mul(c1i, vr));
+  sr = wasm_f32x4_sub(wasm_f32x4_mul(d1r, vr), wasm_f32x4_mul(d1i, vi));
+  si = wasm_f32x4_add(wasm_f32x4_mul(d1r, vi), wasm_f32x4_mul(d1i, vr)); /* -i (sr + i si) = si - i sr */
+  r[3] = wasm_f32x4_sub(b1r, si), i[3] = wasm_f32x4_add(b1i, sr);
+  r[2] = wasm_f32x4_sub(a1r, tr), i[2] = wasm_f32x4_sub(a1i, ti);
+  r[1] = wasm_f32x4_add(b1r, si), i[1] = wasm_f32x4_sub(b1i, sr);
+  r[0] = wasm_f32x4_add(a1r, tr), i[0] = wasm_f32x4_add(a1i, ti);
+}
+
 /* Two radix-2 stages, of span half and 2 half, in one pass (a radix-4 butterfly per lane):
  * half the loads and stores of two passes. The second stage's twiddle at j + half is -i times
  * the one at j. */
@@ -325,32 +347,12 @@ static void fft_stage4(uint32_t half, const float *w1r, const float *w1i, const 
     const v128_t vr = wasm_v128_load(w2r + j), vi = wasm_v128_load(w2i + j);
     for (uint32_t i = j; i < m; i += 4 * half) {
       float *pr = re0 + i, *pi = im0 + i;
-      v128_t dr = wasm_v128_load(pr + 3 * half), di = wasm_v128_load(pi + 3 * half);
-      v128_t cr = wasm_v128_load(pr + 2 * half), ci = wasm_v128_load(pi + 2 * half);
-      v128_t br = wasm_v128_load(pr + half), bi = wasm_v128_load(pi + half);
-      v128_t ar = wasm_v128_load(pr), ai = wasm_v128_load(pi);
-      /* first stage: (a, b) and (c, d), twiddle u */
-      v128_t tr = wasm_f32x4_sub(wasm_f32x4_mul(br, ur), wasm_f32x4_mul(bi, ui));
-      v128_t ti = wasm_f32x4_add(wasm_f32x4_mul(br, ui), wasm_f32x4_mul(bi, ur));
-      v128_t sr = wasm_f32x4_sub(wasm_f32x4_mul(dr, ur), wasm_f32x4_mul(di, ui));
-      v128_t si = wasm_f32x4_add(wasm_f32x4_mul(dr, ui), wasm_f32x4_mul(di, ur));
-      v128_t a1r = wasm_f32x4_add(ar, tr), a1i = wasm_f32x4_add(ai, ti);
-      v128_t b1r = wasm_f32x4_sub(ar, tr), b1i = wasm_f32x4_sub(ai, ti);
-      v128_t c1r = wasm_f32x4_add(cr, sr), c1i = wasm_f32x4_add(ci, si);
-      v128_t d1r = wasm_f32x4_sub(cr, sr), d1i = wasm_f32x4_sub(ci, si);
-      /* second stage: (a, c) with twiddle v, (b, d) with -i v */
-      tr = wasm_f32x4_sub(wasm_f32x4_mul(c1r, vr), wasm_f32x4_mul(c1i, vi));
-      ti = wasm_f32x4_add(wasm_f32x4_mul(c1r, vi), wasm_f32x4_mul(c1i, vr));
-      sr = wasm_f32x4_sub(wasm_f32x4_mul(d1r, vr), wasm_f32x4_mul(d1i, vi));
-      si = wasm_f32x4_add(wasm_f32x4_mul(d1r, vi), wasm_f32x4_mul(d1i, vr)); /* -i (sr + i si) = si - i sr */
-      wasm_v128_store(pr + 3 * half, wasm_f32x4_sub(b1r, si));
-      wasm_v128_store(pi + 3 * half, wasm_f32x4_add(b1i, sr));
-      wasm_v128_store(pr + 2 * half, wasm_f32x4_sub(a1r, tr));
-      wasm_v128_store(pi + 2 * half, wasm_f32x4_sub(a1i, ti));
-      wasm_v128_store(pr + half, wasm_f32x4_add(b1r, si));
-      wasm_v128_store(pi + half, wasm_f32x4_sub(b1i, sr));
-      wasm_v128_store(pr, wasm_f32x4_add(a1r, tr));
-      wasm_v128_store(pi, wasm_f32x4_add(a1i, ti));
+      v128_t r[4], q[4];
+      for (uint32_t k = 4; k-- > 0;) /* the top first: wazero checks the rest against it */
+        r[k] = wasm_v128_load(pr + k * half), q[k] = wasm_v128_load(pi + k * half);
+      radix4(r, q, ur, ui, vr, vi);
+      for (uint32_t k = 4; k-- > 0;)
+        wasm_v128_store(pr + k * half, r[k]), wasm_v128_store(pi + k * half, q[k]);
     }
   }
 }
@@ -374,26 +376,12 @@ static void fft(void) {
  * arithmetic as fft_first_stages, fft_stage4 and the split in spectrum, with constant indices. */
 #define V64 16 /* vectors of the 64-point FFT */
 
-/* The radix-4 butterfly of fft_stage4 on the vectors a, a + s, a + 2s, a + 3s. */
+/* radix4 on the vectors a, a + s, a + 2s, a + 3s of R and I. */
 static inline void bfly4(v128_t *R, v128_t *I, uint32_t a, uint32_t s, v128_t ur, v128_t ui, v128_t vr, v128_t vi) {
-  v128_t ar = R[a], ai = I[a], br = R[a + s], bi = I[a + s], cr = R[a + 2 * s], ci = I[a + 2 * s];
-  v128_t dr = R[a + 3 * s], di = I[a + 3 * s];
-  v128_t tr = wasm_f32x4_sub(wasm_f32x4_mul(br, ur), wasm_f32x4_mul(bi, ui));
-  v128_t ti = wasm_f32x4_add(wasm_f32x4_mul(br, ui), wasm_f32x4_mul(bi, ur));
-  v128_t sr = wasm_f32x4_sub(wasm_f32x4_mul(dr, ur), wasm_f32x4_mul(di, ui));
-  v128_t si = wasm_f32x4_add(wasm_f32x4_mul(dr, ui), wasm_f32x4_mul(di, ur));
-  v128_t a1r = wasm_f32x4_add(ar, tr), a1i = wasm_f32x4_add(ai, ti);
-  v128_t b1r = wasm_f32x4_sub(ar, tr), b1i = wasm_f32x4_sub(ai, ti);
-  v128_t c1r = wasm_f32x4_add(cr, sr), c1i = wasm_f32x4_add(ci, si);
-  v128_t d1r = wasm_f32x4_sub(cr, sr), d1i = wasm_f32x4_sub(ci, si);
-  tr = wasm_f32x4_sub(wasm_f32x4_mul(c1r, vr), wasm_f32x4_mul(c1i, vi));
-  ti = wasm_f32x4_add(wasm_f32x4_mul(c1r, vi), wasm_f32x4_mul(c1i, vr));
-  sr = wasm_f32x4_sub(wasm_f32x4_mul(d1r, vr), wasm_f32x4_mul(d1i, vi));
-  si = wasm_f32x4_add(wasm_f32x4_mul(d1r, vi), wasm_f32x4_mul(d1i, vr));
-  R[a + 3 * s] = wasm_f32x4_sub(b1r, si), I[a + 3 * s] = wasm_f32x4_add(b1i, sr);
-  R[a + 2 * s] = wasm_f32x4_sub(a1r, tr), I[a + 2 * s] = wasm_f32x4_sub(a1i, ti);
-  R[a + s] = wasm_f32x4_add(b1r, si), I[a + s] = wasm_f32x4_sub(b1i, sr);
-  R[a] = wasm_f32x4_add(a1r, tr), I[a] = wasm_f32x4_add(a1i, ti);
+  v128_t r[4] = {R[a], R[a + s], R[a + 2 * s], R[a + 3 * s]}, q[4] = {I[a], I[a + s], I[a + 2 * s], I[a + 3 * s]};
+  radix4(r, q, ur, ui, vr, vi);
+  for (uint32_t k = 4; k-- > 0;)
+    R[a + k * s] = r[k], I[a + k * s] = q[k];
 }
 
 /* 6-bit reversal, folded by the compiler where n is constant. */
