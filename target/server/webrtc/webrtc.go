@@ -35,6 +35,7 @@ import (
 
 	"github.com/remotemedia/hybrid/core/client"
 	"github.com/remotemedia/hybrid/core/frame"
+	"github.com/remotemedia/hybrid/core/sched"
 	"github.com/remotemedia/hybrid/target/server/live"
 )
 
@@ -340,13 +341,15 @@ type peer struct {
 	modes [3]uint64 // Opus packets received by mode: SILK, hybrid, CELT (inbound goroutine)
 }
 
-// endInput ends the session's input once.
+// endInput ends the session's input once. An input a drain has already
+// ended (sched.ErrClosed) is left to finish its flush: cancelling it then
+// would lose the flush's outputs, such as the speech_end closing a segment.
 func (p *peer) endInput() {
 	p.inputOnce.Do(func() {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := p.sess.CloseInput(ctx); err != nil {
+			if err := p.sess.CloseInput(ctx); err != nil && !errors.Is(err, sched.ErrClosed) {
 				p.sess.Cancel()
 			}
 		}()

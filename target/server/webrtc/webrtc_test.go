@@ -27,6 +27,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/remotemedia/hybrid/core/frame"
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/wasmnode"
 	"github.com/remotemedia/hybrid/core/wavio"
@@ -514,5 +515,59 @@ func TestWHIPRefusals(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("DELETE of an unknown session: %s, want 404", resp.Status)
+	}
+}
+
+// TestEndInputAfterTheDrain: when a drain has ended a session's input, the
+// inbound reader's next Push fails and it ends the input again as the track
+// goes (endInput). That second end must not cancel the session: its flush still
+// closes the speech segment and the end reports no error. (CI once saw TestWHIPDrain
+// get a speech_start and no speech_end this way.)
+func TestEndInputAfterTheDrain(t *testing.T) {
+	pcm, onset := speech48k(t)
+	_, ls := newTestServers(t)
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	var events []string
+	sess, err := ls.Open("speech-frontend", live.SessionOptions{Addr: "127.0.0.1", OnOutput: func(o live.Output) {
+		if o.Event != nil {
+			b, _ := json.Marshal(o.Event)
+			mu.Lock()
+			events = append(events, string(b))
+			mu.Unlock()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const block = opusRate * frameMS / 1000
+	for i := 0; i+block <= onset+opusRate; i += block {
+		seq := uint64(i / block)
+		f := frame.NewAudioF32(frame.Header{StreamID: "webrtc", Seq: seq, Timestamp: int64(seq) * frameMS * 1000}, opusRate, 1, pcm[i:i+block])
+		if err := sess.Push(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sess.CloseInput(ctx); err != nil { // as the drain does
+		t.Fatal(err)
+	}
+	(&peer{sess: sess}).endInput() // as the inbound reader does once its Push fails
+	select {
+	case <-sess.Done():
+	case <-ctx.Done():
+		t.Fatal("the session did not end")
+	}
+	if end := sess.End(); end.Error != "" {
+		t.Errorf("end: %q, want no error", end.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var starts, ends int
+	for _, e := range events {
+		starts += strings.Count(e, `"speech_start"`)
+		ends += strings.Count(e, `"speech_end"`)
+	}
+	if starts != 1 || ends != 1 {
+		t.Errorf("%d speech_start and %d speech_end, want 1 of each: %v", starts, ends, events)
 	}
 }
