@@ -248,6 +248,41 @@ static int reset(uint32_t r, uint32_t ch) {
 
 /* ---- FFT ---- */
 
+/* For fft_first_stages and spectrum64: the window, the fold and the first two stages for z[n .. n+3]
+ * of each quarter (q apart), transposed: r/i[l] are the four values at rev[n + l]. The quarters are
+ * loaded from the top down, so that wazero checks the lower loads against the first. */
+static inline __attribute__((always_inline)) void pack4(const float *x, const float *w, uint32_t fold, uint32_t n,
+                                                        uint32_t q, v128_t r[4], v128_t i[4]) {
+  v128_t zr[4], zi[4];
+#pragma clang loop unroll(full)
+  for (int32_t k = 3; k >= 0; k--) {
+    const uint32_t at = 2 * (n + (uint32_t)k * q);
+    v128_t xb4 = wasm_v128_load(x + fold + at + 4), xa4 = wasm_v128_load(x + at + 4);
+    v128_t xb = wasm_v128_load(x + fold + at), xa = wasm_v128_load(x + at);
+    /* Hann: w[j + N/2] = 1 - w[j], so x[j] w[j] + x[j + N/2] w[j + N/2] = x[j + N/2] + w[j] (x[j] - x[j + N/2]) */
+    v128_t b = wasm_f32x4_add(xb4, wasm_f32x4_mul(wasm_v128_load(w + at + 4), wasm_f32x4_sub(xa4, xb4)));
+    v128_t a = wasm_f32x4_add(xb, wasm_f32x4_mul(wasm_v128_load(w + at), wasm_f32x4_sub(xa, xb)));
+    zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+  }
+  v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
+  v128_t a1r = wasm_f32x4_sub(zr[0], zr[2]), a1i = wasm_f32x4_sub(zi[0], zi[2]);
+  v128_t a2r = wasm_f32x4_add(zr[1], zr[3]), a2i = wasm_f32x4_add(zi[1], zi[3]);
+  v128_t a3r = wasm_f32x4_sub(zr[1], zr[3]), a3i = wasm_f32x4_sub(zi[1], zi[3]);
+  v128_t o0r = wasm_f32x4_add(a0r, a2r), o0i = wasm_f32x4_add(a0i, a2i);
+  v128_t o2r = wasm_f32x4_sub(a0r, a2r), o2i = wasm_f32x4_sub(a0i, a2i);
+  v128_t o1r = wasm_f32x4_add(a1r, a3i), o1i = wasm_f32x4_sub(a1i, a3r); /* a1 - i a3 */
+  v128_t o3r = wasm_f32x4_sub(a1r, a3i), o3i = wasm_f32x4_add(a1i, a3r); /* a1 + i a3 */
+  /* transpose: lane l of o0..o3 becomes the four values at rev[n + l] */
+  v128_t t0 = wasm_i32x4_shuffle(o0r, o1r, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(o2r, o3r, 0, 4, 1, 5);
+  v128_t t2 = wasm_i32x4_shuffle(o0r, o1r, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(o2r, o3r, 2, 6, 3, 7);
+  v128_t u0 = wasm_i32x4_shuffle(o0i, o1i, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(o2i, o3i, 0, 4, 1, 5);
+  v128_t u2 = wasm_i32x4_shuffle(o0i, o1i, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(o2i, o3i, 2, 6, 3, 7);
+  r[0] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), i[0] = wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5);
+  r[1] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7), i[1] = wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7);
+  r[2] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5), i[2] = wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5);
+  r[3] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7), i[3] = wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7);
+}
+
 /* The FFT's first two radix-2 stages, fused with the window, the fold and the bit-reversed packing:
  * with y[j] = x[j] w[j] + x[j + N/2] w[j + N/2] the windowed samples folded in two (a real FFT of y
  * is the windowed spectrum's even bins), the m_fft complex values z[n] = y[2n] + i y[2n+1] go to
@@ -261,38 +296,13 @@ static void fft_first_stages(void) {
   const uint32_t q = m_fft / 4, fold = n_fft / 2;
   const float *x = xbuf + xlen - n_fft, *w = win;
   for (uint32_t n = 0; n < q; n += 4) {
-    v128_t zr[4], zi[4];
-    for (uint32_t k = 0; k < 4; k++) { /* z[n .. n+3] of quarter k */
-      const uint32_t at = 2 * (n + k * q);
-      v128_t xb4 = wasm_v128_load(x + fold + at + 4), xa4 = wasm_v128_load(x + at + 4);
-      v128_t xb = wasm_v128_load(x + fold + at), xa = wasm_v128_load(x + at);
-      /* Hann: w[j + N/2] = 1 - w[j], so x[j] w[j] + x[j + N/2] w[j + N/2] = x[j + N/2] + w[j] (x[j] - x[j + N/2]) */
-      v128_t b = wasm_f32x4_add(xb4, wasm_f32x4_mul(wasm_v128_load(w + at + 4), wasm_f32x4_sub(xa4, xb4)));
-      v128_t a = wasm_f32x4_add(xb, wasm_f32x4_mul(wasm_v128_load(w + at), wasm_f32x4_sub(xa, xb)));
-      zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
-    }
-    v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
-    v128_t a1r = wasm_f32x4_sub(zr[0], zr[2]), a1i = wasm_f32x4_sub(zi[0], zi[2]);
-    v128_t a2r = wasm_f32x4_add(zr[1], zr[3]), a2i = wasm_f32x4_add(zi[1], zi[3]);
-    v128_t a3r = wasm_f32x4_sub(zr[1], zr[3]), a3i = wasm_f32x4_sub(zi[1], zi[3]);
-    v128_t o0r = wasm_f32x4_add(a0r, a2r), o0i = wasm_f32x4_add(a0i, a2i);
-    v128_t o2r = wasm_f32x4_sub(a0r, a2r), o2i = wasm_f32x4_sub(a0i, a2i);
-    v128_t o1r = wasm_f32x4_add(a1r, a3i), o1i = wasm_f32x4_sub(a1i, a3r); /* a1 - i a3 */
-    v128_t o3r = wasm_f32x4_sub(a1r, a3i), o3i = wasm_f32x4_add(a1i, a3r); /* a1 + i a3 */
-    /* transpose: lane l of o0..o3 becomes the four values at rev[n + l] */
-    v128_t t0 = wasm_i32x4_shuffle(o0r, o1r, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(o2r, o3r, 0, 4, 1, 5);
-    v128_t t2 = wasm_i32x4_shuffle(o0r, o1r, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(o2r, o3r, 2, 6, 3, 7);
-    v128_t u0 = wasm_i32x4_shuffle(o0i, o1i, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(o2i, o3i, 0, 4, 1, 5);
-    v128_t u2 = wasm_i32x4_shuffle(o0i, o1i, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(o2i, o3i, 2, 6, 3, 7);
+    v128_t r[4], i[4];
+    pack4(x, w, fold, n, q, r, i);
     uint32_t p0 = rev[n], p1 = rev[n + 1], p2 = rev[n + 2], p3 = rev[n + 3];
-    wasm_v128_store(re + p0, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
-    wasm_v128_store(im + p0, wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5));
-    wasm_v128_store(re + p1, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-    wasm_v128_store(im + p1, wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
-    wasm_v128_store(re + p2, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
-    wasm_v128_store(im + p2, wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5));
-    wasm_v128_store(re + p3, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
-    wasm_v128_store(im + p3, wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7));
+    wasm_v128_store(re + p0, r[0]), wasm_v128_store(im + p0, i[0]);
+    wasm_v128_store(re + p1, r[1]), wasm_v128_store(im + p1, i[1]);
+    wasm_v128_store(re + p2, r[2]), wasm_v128_store(im + p2, i[2]);
+    wasm_v128_store(re + p3, r[3]), wasm_v128_store(im + p3, i[3]);
   }
 }
 
@@ -404,33 +414,13 @@ static void spectrum64(void) {
   /* window, fold, packing and the first two stages, as fft_first_stages */
 #pragma clang loop unroll(full)
   for (int32_t n = 12; n >= 0; n -= 4) {
-    v128_t zr[4], zi[4];
-#pragma clang loop unroll(full)
-    for (int32_t k = 3; k >= 0; k--) {
-      const uint32_t at = 2 * (uint32_t)(n + k * 16);
-      v128_t xb4 = wasm_v128_load(x + 128 + at + 4), xa4 = wasm_v128_load(x + at + 4);
-      v128_t xb = wasm_v128_load(x + 128 + at), xa = wasm_v128_load(x + at);
-      v128_t b = wasm_f32x4_add(xb4, wasm_f32x4_mul(wasm_v128_load(w + at + 4), wasm_f32x4_sub(xa4, xb4))); /* Hann */
-      v128_t a = wasm_f32x4_add(xb, wasm_f32x4_mul(wasm_v128_load(w + at), wasm_f32x4_sub(xa, xb)));
-      zr[k] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), zi[k] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
-    }
-    v128_t a0r = wasm_f32x4_add(zr[0], zr[2]), a0i = wasm_f32x4_add(zi[0], zi[2]);
-    v128_t a1r = wasm_f32x4_sub(zr[0], zr[2]), a1i = wasm_f32x4_sub(zi[0], zi[2]);
-    v128_t a2r = wasm_f32x4_add(zr[1], zr[3]), a2i = wasm_f32x4_add(zi[1], zi[3]);
-    v128_t a3r = wasm_f32x4_sub(zr[1], zr[3]), a3i = wasm_f32x4_sub(zi[1], zi[3]);
-    v128_t o0r = wasm_f32x4_add(a0r, a2r), o0i = wasm_f32x4_add(a0i, a2i);
-    v128_t o2r = wasm_f32x4_sub(a0r, a2r), o2i = wasm_f32x4_sub(a0i, a2i);
-    v128_t o1r = wasm_f32x4_add(a1r, a3i), o1i = wasm_f32x4_sub(a1i, a3r);
-    v128_t o3r = wasm_f32x4_sub(a1r, a3i), o3i = wasm_f32x4_add(a1i, a3r);
-    v128_t t0 = wasm_i32x4_shuffle(o0r, o1r, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(o2r, o3r, 0, 4, 1, 5);
-    v128_t t2 = wasm_i32x4_shuffle(o0r, o1r, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(o2r, o3r, 2, 6, 3, 7);
-    v128_t u0 = wasm_i32x4_shuffle(o0i, o1i, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(o2i, o3i, 0, 4, 1, 5);
-    v128_t u2 = wasm_i32x4_shuffle(o0i, o1i, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(o2i, o3i, 2, 6, 3, 7);
+    v128_t r[4], i[4];
+    pack4(x, w, 128, (uint32_t)n, 16, r, i);
     const uint32_t p = rev6((uint32_t)n) / 4; /* rev(n + 1) = rev(n) + 32, rev(n + 2) = rev(n) + 16, rev(n + 3) = rev(n) + 48 */
-    R[p] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), I[p] = wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5);
-    R[p + 8] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7), I[p + 8] = wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7);
-    R[p + 4] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5), I[p + 4] = wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5);
-    R[p + 12] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7), I[p + 12] = wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7);
+    R[p] = r[0], I[p] = i[0];
+    R[p + 8] = r[1], I[p + 8] = i[1];
+    R[p + 4] = r[2], I[p + 4] = i[2];
+    R[p + 12] = r[3], I[p + 12] = i[3];
   }
   /* stages of half 4 and 8 (tables at 3 and 7), then 16 and 32 (at 15 and 31) */
   {
