@@ -6,12 +6,14 @@ package modules
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:embed build
@@ -40,6 +42,20 @@ func Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Hashes returns the sha256 of each embedded module, computed once: a host
+// given them as wasmhost.Config.Trusted runs these bytes without the deadline
+// instrumentation, as the remotemedia binary does (the same names loaded from
+// elsewhere with other bytes are guarded).
+var Hashes = sync.OnceValue(func() [][sha256.Size]byte {
+	var out [][sha256.Size]byte
+	for _, name := range Names() {
+		if b, err := fs.ReadFile(FS(), name); err == nil {
+			out = append(out, sha256.Sum256(b))
+		}
+	}
+	return out
+})
 
 // Loader loads modules from the embedded files; it implements core/wasmnode.Loader.
 type Loader struct{}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math"
 	"syscall"
 	"time"
@@ -32,15 +30,9 @@ type ours struct {
 }
 
 func newOurs(ctx context.Context) (*ours, error) {
-	// As the server has it (target/server/cli): the embedded standard modules
-	// trusted, so they run without the deadline instrumentation.
-	var trusted [][sha256.Size]byte
-	for _, name := range modules.Names() {
-		if b, err := fs.ReadFile(modules.FS(), name); err == nil {
-			trusted = append(trusted, sha256.Sum256(b))
-		}
-	}
-	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: trusted})
+	// As the server has it: the embedded standard modules trusted, so they
+	// run without the deadline instrumentation (modules.Hashes).
+	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: modules.Hashes()})
 	if err != nil {
 		return nil, err
 	}

@@ -185,7 +185,7 @@ func BenchmarkPhoneFrontEndStreams(b *testing.B) {
 func BenchmarkLoadModules(b *testing.B) {
 	ctx := context.Background()
 	load := func(b *testing.B, dir string) {
-		h, err := wasmhost.New(ctx, wasmhost.Config{CacheDir: dir, Trusted: embeddedHashes()}) // as the binary does
+		h, err := wasmhost.New(ctx, wasmhost.Config{CacheDir: dir, Trusted: modules.Hashes()}) // as the binary does
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,14 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -160,20 +158,6 @@ func (w *wasmFlags) register(fs *flag.FlagSet) {
 	fs.Var(&w.modulesDirs, "modules", "a directory of node modules (repeatable): its standard module files replace the ones built into the binary, and every other module that declares its node type adds that type (docs/wasm-abi.md)")
 }
 
-// embeddedHashes is the sha256 of each standard module built into the binary,
-// computed once: they run without the deadline instrumentation
-// (wasmhost.Config.Trusted); the same names loaded from --modules with other bytes
-// are guarded.
-var embeddedHashes = sync.OnceValue(func() [][sha256.Size]byte {
-	var out [][sha256.Size]byte
-	for _, name := range modules.Names() {
-		if b, err := fs.ReadFile(modules.FS(), name); err == nil {
-			out = append(out, sha256.Sum256(b))
-		}
-	}
-	return out
-})
-
 // registry builds the node registry of this binary on a wazero host: the
 // standard WASM modules, the modules that declare their node type (built in, or
 // of --modules: moduleSpecs), and those w.def's nodes name with module:.
@@ -182,7 +166,7 @@ func (w *wasmFlags) registry(ctx context.Context) (*node.Registry, wasmnode.Host
 		MemoryLimitPages: uint32(w.memoryPages),
 		CallTimeout:      w.callTimeout,
 		CacheDir:         w.cacheDir,
-		Trusted:          embeddedHashes(),
+		Trusted:          modules.Hashes(),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -3,12 +3,10 @@ package live
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"net/http"
@@ -42,13 +40,7 @@ var closed atomic.Int64
 
 func TestMain(m *testing.M) {
 	ctx := context.Background()
-	var trusted [][sha256.Size]byte
-	for _, name := range modules.Names() {
-		if b, err := fs.ReadFile(modules.FS(), name); err == nil {
-			trusted = append(trusted, sha256.Sum256(b))
-		}
-	}
-	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: trusted})
+	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: modules.Hashes()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -5,11 +5,9 @@ package webrtc
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"net"
 	"net/http"
@@ -41,13 +39,7 @@ var testRegistry *node.Registry
 
 func TestMain(m *testing.M) {
 	ctx := context.Background()
-	var trusted [][sha256.Size]byte
-	for _, name := range modules.Names() {
-		if b, err := fs.ReadFile(modules.FS(), name); err == nil {
-			trusted = append(trusted, sha256.Sum256(b))
-		}
-	}
-	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: trusted})
+	h, err := wasmhost.New(ctx, wasmhost.Config{Trusted: modules.Hashes()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
