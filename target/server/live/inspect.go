@@ -187,7 +187,7 @@ func (s *Server) Sessions() []SessionView {
 				name = "inline"
 			}
 			out = append(out, SessionView{ID: opaqueID(ls), Pipeline: name, Inline: inline,
-				Synchronous: runsSynchronously(ls.pipe.graph), FramesIn: ls.framesIn.Load(),
+				Synchronous: ls.pipe.synchronous, FramesIn: ls.framesIn.Load(),
 				Graph: graphView(ls.pipe.graph), Stats: statsView(ls.s.Stats())})
 		}
 	}

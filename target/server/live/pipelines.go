@@ -37,6 +37,10 @@ type Pipeline struct {
 	runGraph *sched.Graph
 	// metricName labels the pipeline's series: its name, "inline" for inline ones.
 	metricName string
+	// How its live sessions run, from graph (describe): synchronously
+	// (runsSynchronously), and done with a frame once Push returns
+	// (framesDoneInPush).
+	synchronous, framesDone bool
 }
 
 // Port is one input or output of a pipeline.
@@ -145,8 +149,9 @@ func buildPipeline(data []byte, reg *node.Registry, source string) (*Pipeline, e
 	return p, nil
 }
 
-// describe fills the inputs and outputs from the graph.
+// describe fills the inputs and outputs, and how its sessions run, from the graph.
 func (p *Pipeline) describe() {
+	p.synchronous, p.framesDone = runsSynchronously(p.graph), framesDoneInPush(p.graph)
 	incoming := map[string]bool{}
 	consumed := map[string]bool{}
 	for _, e := range p.graph.Edges {

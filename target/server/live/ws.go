@@ -207,8 +207,7 @@ func (k *socket) read() {
 	var buf bytes.Buffer
 	bg := context.Background() // cancellation is the watchdog's and kill's CloseNow: no timer per read
 	limit := k.srv.cfg.MaxMessage
-	lr := &io.LimitedReader{}         // reused: no allocation per message
-	var known, synchronous, done bool // how the socket's pipeline runs, once it is known
+	lr := &io.LimitedReader{} // reused: no allocation per message
 	for {
 		typ, r, err := k.conn.Reader(bg)
 		if err == nil {
@@ -236,13 +235,10 @@ func (k *socket) read() {
 			k.closeWith(websocket.StatusUnsupportedData, "text message: send wire frames as binary messages")
 			return
 		}
-		if !known {
-			known, synchronous, done = true, runsSynchronously(k.pipe.graph), framesDoneInPush(k.pipe.graph)
-		}
 		// Frames alias the message: one copy per message, kept by the pipeline,
 		// unless the pipeline is done with them when route returns.
 		msg := buf.Bytes()
-		if !done {
+		if !k.pipe.framesDone {
 			msg = bytes.Clone(msg)
 		}
 		for first := true; len(msg) > 0; first = false {
@@ -253,7 +249,7 @@ func (k *socket) read() {
 				return
 			}
 			msg = msg[n:]
-			if first && len(msg) > 0 && synchronous {
+			if first && len(msg) > 0 && k.pipe.synchronous {
 				k.hold() // not for queued sessions: a Push that waits would hold their outputs back
 			}
 			k.route(f)
@@ -376,7 +372,7 @@ func (k *socket) open(sid string) *session {
 		fmt.Errorf("%w: the session ran for its maximum of %v", ErrSessionLength, cfg.MaxSessionLength))
 	ls := &session{sid: sid, cancel: cancel, pipe: k.pipe, pm: k.srv.m.forPipeline(k.pipe.metricName)}
 	opts := sched.Options{QueueSize: cfg.QueueSize, StreamID: sid, Spin: true}
-	synchronous := runsSynchronously(k.pipe.graph)
+	synchronous := k.pipe.synchronous
 	if synchronous { // the reader's goroutine runs the frame through and writes its outputs
 		var enc []byte
 		opts.Synchronous = true
