@@ -61,13 +61,13 @@ func headerOf(f *frame.Frame, port int) (Header, error) {
 	return h, nil
 }
 
-// frameOf builds the output frame the guest emitted, copying data out of guest
-// memory and carrying the input's stream id and metadata.
+// frameOf builds the output frame the guest emitted, with data (no longer guest
+// memory: onEmit copies it out) and the input's stream id and metadata.
 func frameOf(h Header, data []byte, in frame.Header, seq uint64) (*frame.Frame, error) {
 	f := &frame.Frame{
 		Header: frame.Header{StreamID: in.StreamID, Seq: seq, Timestamp: h.Timestamp, Meta: in.Meta},
 		Kind:   h.Kind,
-		Data:   append([]byte(nil), data...),
+		Data:   data,
 	}
 	switch h.Kind {
 	case frame.KindAudio:

@@ -1,6 +1,7 @@
 package wasmnode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,7 @@ type wasmNode struct {
 
 	// The call in progress: emits are accepted only while emit is set.
 	in       frame.Header // stream id and metadata copied onto outputs
+	inData   []byte       // the input's payload, which an output that repeats it shares
 	emit     node.Emit
 	emitErr  error
 	guestMsg []byte
@@ -111,7 +113,10 @@ func (n *wasmNode) processFrame(ctx context.Context, port int, in *frame.Frame, 
 	}
 	n.last = in.Header
 	n.stack[0], n.stack[1] = uint64(n.buf), uint64(len(in.Data))
-	return n.call(ctx, n.process, "rm_process", in.Header, emit)
+	n.inData = in.Data
+	err = n.call(ctx, n.process, "rm_process", in.Header, emit)
+	n.inData = nil
+	return err
 }
 
 // Flush implements node.Node: rm_flush, if the module exports it.
@@ -257,6 +262,9 @@ func (n *wasmNode) discard(ctx context.Context) {
 }
 
 // onEmit is rm.emit: decode, copy out of guest memory, hand to the scheduler.
+// A payload that is the input's, byte for byte (an open gate, a pass-through,
+// a VAD's gated audio in speech), is not copied: the output shares the
+// input's bytes, as frames are immutable once emitted.
 func (n *wasmNode) onEmit(header, data []byte) {
 	if n.emit == nil || n.emitErr != nil {
 		return
@@ -267,6 +275,14 @@ func (n *wasmNode) onEmit(header, data []byte) {
 	}
 	var f *frame.Frame
 	if err == nil {
+		switch {
+		case len(data) == 0:
+			data = nil
+		case len(data) == len(n.inData) && bytes.Equal(data, n.inData):
+			data = n.inData
+		default:
+			data = bytes.Clone(data)
+		}
 		f, err = frameOf(h, data, n.in, n.seq[h.Port])
 	}
 	if err != nil {

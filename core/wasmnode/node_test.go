@@ -35,6 +35,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 type fakeGuest struct {
 	instances, frees int
 	trapNext         bool
+	invert           bool // rm_process inverts the payload's bits in place before it emits it
 	params           string
 }
 
@@ -80,6 +81,11 @@ func (in *fakeInstance) Func(name string) Func {
 			p, n := s[0], s[1]
 			hdr := in.mem[p : p+HeaderSize]
 			hdr[16] = in.mem[p+HeaderSize] // the port to emit on
+			if in.g.invert {
+				for i := p + HeaderSize + 1; i < p+HeaderSize+n; i++ {
+					in.mem[i] ^= 0xff
+				}
+			}
 			in.funcs.Emit(hdr, in.mem[p+HeaderSize:p+HeaderSize+n])
 			s[0] = 0
 			return nil
@@ -155,6 +161,41 @@ func TestNodeBuffersAndRecovery(t *testing.T) {
 	}
 	if g.instances != 2 || g.frees != 2 {
 		t.Fatalf("instances %d, frees %d; want 2 and 2", g.instances, g.frees)
+	}
+}
+
+// An output whose payload is the input's, byte for byte, shares the input's
+// bytes; any other is copied out of guest memory, which the guest may reuse.
+func TestEmitSharesAnUnchangedPayload(t *testing.T) {
+	g := &fakeGuest{}
+	ctx := context.Background()
+	n, err := newNode(ctx, g, "fake.wasm", node.Config{ID: "f"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *frame.Frame
+	emit := func(_ int, f *frame.Frame) { got = f }
+	in := &frame.Frame{Kind: frame.KindBinary, Data: []byte{0, 1, 2, 3}}
+	if err := n.Process(ctx, 0, in, emit); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Data, in.Data) || &got.Data[0] != &in.Data[0] {
+		t.Fatalf("unchanged payload: got % x at %p, want the input's bytes at %p", got.Data, &got.Data[0], &in.Data[0])
+	}
+
+	g.invert = true
+	in = &frame.Frame{Kind: frame.KindBinary, Data: []byte{0, 1, 2, 3}}
+	if err := n.Process(ctx, 0, in, emit); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0, 0xfe, 0xfd, 0xfc}
+	if !bytes.Equal(got.Data, want) || &got.Data[0] == &in.Data[0] {
+		t.Fatalf("changed payload: got % x, want % x in bytes of its own", got.Data, want)
+	}
+	inst := n.inst.(*fakeInstance)
+	clear(inst.mem) // the guest reuses its memory: the output must not see it
+	if !bytes.Equal(got.Data, want) {
+		t.Fatalf("changed payload after the guest reused its memory: % x, want % x", got.Data, want)
 	}
 }
 

@@ -441,10 +441,12 @@ func runsSynchronously(g *sched.Graph) bool {
 
 // framesDoneInPush says whether the sessions of g are done with a frame
 // once Push has returned: they run synchronously and every node is a WASM
-// node, which copies its input into the guest's memory and emits copies. The
-// reader then decodes the next message into the same buffer instead of
-// copying each message for the pipeline to keep. (A Go node may keep the
-// frames it is given, a Python node's session takes them later.)
+// node, which copies its input into the guest's memory and emits copies (or,
+// for a payload it repeats unchanged, the input's own bytes, which the
+// session's outputs have encoded before Push returns). The reader then decodes
+// the next message into the same buffer instead of copying each message for
+// the pipeline to keep. (A Go node may keep the frames it is given, a Python
+// node's session takes them later.)
 func framesDoneInPush(g *sched.Graph) bool {
 	if !runsSynchronously(g) {
 		return false
