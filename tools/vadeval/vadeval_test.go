@@ -262,7 +262,7 @@ func BenchmarkVADNode(b *testing.B) {
 		}
 		s[i] = int16(max(-32767, min(32767, x*32768)))
 	}
-	frames := audioFrames(s, 20)
+	frames := audioFrames(s, 0, len(s), 20)
 	emit := func(int, *frame.Frame) {}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
