@@ -43,6 +43,7 @@
 #define INIT_HOPS 10    /* the noise starts as the mean of this many hops */
 
 enum { SILENCE, PENDING, SPEECH };
+enum { GROUP_MASKED, GROUP_SINGLE, GROUP_PAIRS };
 
 static const float band_edges[NBANDS_MAX + 1] = {150,  250,  350,  450,  570,  700,  840,  1000, 1170, 1370, 1600,
                                                  1850, 2150, 2500, 2900, 3400, 4000, 4800, 5800, 7000, 8000};
@@ -57,7 +58,8 @@ static int state;
 static int64_t total, win_start, cand_start, last_speech_end, silence, seg_start;
 static int64_t frame_idx, frame_ts, ring_end;
 static float *ring;
-static uint32_t rcap; /* frames */
+static uint32_t rcap; /* frames, a power of two */
+#define RING_SLOT(i) ((uint32_t)(i) & (rcap - 1)) /* i % rcap without a 64-bit division */
 static rm_buf out;
 
 /* analysis state */
@@ -74,11 +76,14 @@ typedef struct {
   float presence[NBANDS_MAX], prev_e[NBANDS_MAX], band_valid[NBANDS_MAX], band_width[NBANDS_MAX];
   uint32_t band_first[NBANDS_MAX]; /* the band's first bin */
   uint32_t group_vecs[NBANDS_MAX / 4]; /* the vectors the widest band of each four needs */
+  uint32_t group_kind[NBANDS_MAX / 4];  /* GROUP_*: how the four bands' bins lie */
+  float band_inv[NBANDS_MAX];           /* 1 / band_width */
+  float power[NBANDS_MAX];              /* this hop's smoothed band power, from the first pass to the second */
   float mins[MIN_NSUB][NBANDS_MAX];
   v128_t band_mask[NBANDS_MAX][BAND_VECS]; /* lanes of the BAND_VECS vectors from band_first in the band */
 } band_state;
 static band_state *bands;
-#define HOT_TOP(S) ((const float *)((S)->group_vecs + NBANDS_MAX / 4) - 4) /* the last vector of what every hop reads */
+#define HOT_TOP(S) ((const float *)((S)->power + NBANDS_MAX) - 4) /* the last vector of what every hop reads */
 static uint32_t seen; /* mono samples taken, up to n_fft */
 static uint32_t sub_count, sub_idx;
 static float noise_llr;
@@ -130,19 +135,17 @@ static inline float fast_exp(float x) {
   return v.f;
 }
 
-/* fast_ln of four values. */
+/* fast_ln of four values, to about 1.2e-5 absolute, without a division: the exponent, and ln of the
+ * mantissa m in [1, 2) as a degree-5 polynomial in m - 1 (least squares on Chebyshev nodes). */
 static inline v128_t fast_ln4(v128_t x) {
   v128_t e = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(wasm_u32x4_shr(x, 23), wasm_i32x4_splat(127)));
-  v128_t m = wasm_v128_or(wasm_v128_and(x, wasm_i32x4_splat(0x007fffff)), wasm_i32x4_splat(0x3f800000));
-  v128_t big = wasm_f32x4_gt(m, wasm_f32x4_splat(1.41421356f));
-  m = wasm_v128_bitselect(wasm_f32x4_mul(m, wasm_f32x4_splat(0.5f)), m, big);
-  e = wasm_f32x4_add(e, wasm_v128_and(big, wasm_f32x4_splat(1)));
-  v128_t s = wasm_f32x4_div(wasm_f32x4_sub(m, wasm_f32x4_splat(1)), wasm_f32x4_add(m, wasm_f32x4_splat(1)));
-  v128_t s2 = wasm_f32x4_mul(s, s);
-  v128_t p = wasm_f32x4_add(wasm_f32x4_splat(0.2f), wasm_f32x4_mul(s2, wasm_f32x4_splat(0.14285714f)));
-  p = wasm_f32x4_add(wasm_f32x4_splat(0.33333333f), wasm_f32x4_mul(s2, p));
-  p = wasm_f32x4_add(wasm_f32x4_splat(1), wasm_f32x4_mul(s2, p));
-  return wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(2), s), p), wasm_f32x4_mul(e, wasm_f32x4_splat(0.69314718f)));
+  v128_t t = wasm_f32x4_sub(wasm_v128_or(wasm_v128_and(x, wasm_i32x4_splat(0x007fffff)), wasm_i32x4_splat(0x3f800000)),
+                            wasm_f32x4_splat(1));
+  v128_t p = wasm_f32x4_add(wasm_f32x4_splat(-0.134135433f), wasm_f32x4_mul(t, wasm_f32x4_splat(0.0313775894f)));
+  p = wasm_f32x4_add(wasm_f32x4_splat(0.287826289f), wasm_f32x4_mul(t, p));
+  p = wasm_f32x4_add(wasm_f32x4_splat(-0.491347927f), wasm_f32x4_mul(t, p));
+  p = wasm_f32x4_add(wasm_f32x4_splat(0.999434984f), wasm_f32x4_mul(t, p));
+  return wasm_f32x4_add(wasm_f32x4_mul(t, p), wasm_f32x4_mul(e, wasm_f32x4_splat(0.69314718f)));
 }
 
 /* In wazero's code a load or store checks its bounds unless an earlier one from the same base address
@@ -223,8 +226,18 @@ static int setup_analysis(void) {
     if (width > 4 * BAND_VECS) return rm_fail("vad: a band is wider than BAND_VECS vectors");
     S->band_valid[b] = b < nbands, S->band_width[b] = width ? (float)width : 1, S->band_first[b] = b < nbands ? band_lo[b] : 0;
     for (uint32_t i = 0; i < 4 * BAND_VECS; i++) ((int32_t *)S->band_mask[b])[i] = i < width ? -1 : 0;
+    S->band_inv[b] = 1 / S->band_width[b];
     if (b % 4 == 0) S->group_vecs[b / 4] = 1;
     if ((width + 3) / 4 > S->group_vecs[b / 4]) S->group_vecs[b / 4] = (width + 3) / 4;
+  }
+  for (uint32_t g = 0; g < NBANDS_MAX / 4; g++) { /* four bands of one bin each, or of two, side by side */
+    uint32_t b = 4 * g, single = 1, pairs = 1;
+    for (uint32_t l = 0; l < 4; l++) {
+      uint32_t w = b + l < nbands ? band_hi[b + l] - band_lo[b + l] : 0;
+      single &= w == 1 && band_lo[b + l] == band_lo[b] + l;
+      pairs &= w == 2 && band_lo[b + l] == band_lo[b] + 2 * l;
+    }
+    S->group_kind[g] = single ? GROUP_SINGLE : pairs ? GROUP_PAIRS : GROUP_MASKED;
   }
   noise_llr = 0.05f, seen = 0, hop_fill = 0, hops = 0, ll = 0, last_prob = 0;
   frame_fill = frame_hops = pending = 0, frame_level = frame_prob = 0;
@@ -247,6 +260,20 @@ static int reset(uint32_t r, uint32_t ch) {
 }
 
 /* ---- FFT ---- */
+
+/* The low halves of a and b, and their high halves: i32x4 shuffles (0, 1, 4, 5) and (2, 3, 6, 7) as an
+ * extract and a replace of a 64-bit lane. wazero compiles any shuffle to two pshufb, their masks' loads and a
+ * por (seven x86 instructions); these are two. The empty asm keeps clang from folding them back into a shuffle. */
+static inline v128_t lo_halves(v128_t a, v128_t b) {
+  int64_t h = wasm_i64x2_extract_lane(b, 0);
+  __asm__("" : "+r"(h));
+  return wasm_i64x2_replace_lane(a, 1, h);
+}
+static inline v128_t hi_halves(v128_t a, v128_t b) {
+  int64_t h = wasm_i64x2_extract_lane(a, 1);
+  __asm__("" : "+r"(h));
+  return wasm_i64x2_replace_lane(b, 0, h);
+}
 
 /* For fft_first_stages and spectrum64: the window, the fold and the first two stages for z[n .. n+3]
  * of each quarter (q apart), transposed: r/i[l] are the four values at rev[n + l]. The quarters are
@@ -277,10 +304,10 @@ static inline __attribute__((always_inline)) void pack4(const float *x, const fl
   v128_t t2 = wasm_i32x4_shuffle(o0r, o1r, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(o2r, o3r, 2, 6, 3, 7);
   v128_t u0 = wasm_i32x4_shuffle(o0i, o1i, 0, 4, 1, 5), u1 = wasm_i32x4_shuffle(o2i, o3i, 0, 4, 1, 5);
   v128_t u2 = wasm_i32x4_shuffle(o0i, o1i, 2, 6, 3, 7), u3 = wasm_i32x4_shuffle(o2i, o3i, 2, 6, 3, 7);
-  r[0] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), i[0] = wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5);
-  r[1] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7), i[1] = wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7);
-  r[2] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5), i[2] = wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5);
-  r[3] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7), i[3] = wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7);
+  r[0] = lo_halves(t0, t1), i[0] = lo_halves(u0, u1);
+  r[1] = hi_halves(t0, t1), i[1] = hi_halves(u0, u1);
+  r[2] = lo_halves(t2, t3), i[2] = lo_halves(u2, u3);
+  r[3] = hi_halves(t2, t3), i[3] = hi_halves(u2, u3);
 }
 
 /* The FFT's first two radix-2 stages, fused with the window, the fold and the bit-reversed packing:
@@ -457,7 +484,7 @@ static void spectrum64(void) {
  * O = (Z[k] - conj Z[M-k]) / 2i and T = W^k O, X[k] = E + T and X[M-k] = conj(E - T); four k at a time
  * (from 1 to M/2, which also gives the bins from M/2 to M-1), the mirrored lanes reversed. Through
  * locals, as a store to linear memory would otherwise make clang load the globals again. */
-static void spectrum(void) {
+__attribute__((noinline)) static void spectrum(void) {
   fft();
   const float *R = re, *I = im, *WR = rtr, *WI = rti;
   float *P = power;
@@ -482,6 +509,41 @@ static void spectrum(void) {
 
 /* ---- per hop analysis ---- */
 
+/* The power sums of bands b .. b+3. Four bands of one bin each side by side are one load, of two bins
+ * each two loads and a pairwise add (at 16 kHz the first eight bands are single bins, the next four
+ * pairs); otherwise each band's bins are masked vectors from its first bin (power has room), as many
+ * as the group's widest band needs, summed and transposed. */
+static inline v128_t band_sums(const band_state *S, const float *P, uint32_t b) {
+  const float *p0 = P + S->band_first[b];
+  switch (S->group_kind[b / 4]) {
+  case GROUP_SINGLE: return wasm_v128_load(p0);
+  case GROUP_PAIRS: {
+    v128_t lo = wasm_v128_load(p0), hi = wasm_v128_load(p0 + 4);
+    return wasm_f32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+  }
+  }
+  v128_t acc[4];
+  const v128_t *mask = S->band_mask[b];
+  const uint32_t vecs = S->group_vecs[b / 4];
+  TOUCH_TOP((const float *)(mask + 4 * BAND_VECS - 1));
+#pragma clang loop unroll(full)
+  for (uint32_t l = 0; l < 4; l++) {
+    const float *p = P + S->band_first[b + l];
+    const v128_t *m = mask + l * BAND_VECS;
+    v128_t a = wasm_f32x4_splat(0);
+    switch (vecs) { /* the highest load first */
+    case 4: a = wasm_v128_and(wasm_v128_load(p + 12), m[3]); /* fall through */
+    case 3: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 8), m[2])); /* fall through */
+    case 2: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 4), m[1])); /* fall through */
+    default: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p), m[0]));
+    }
+    acc[l] = a;
+  }
+  v128_t t0 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[0], acc[1], 2, 6, 3, 7));
+  v128_t t1 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[2], acc[3], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[2], acc[3], 2, 6, 3, 7));
+  return wasm_f32x4_add(lo_halves(t0, t1), hi_halves(t0, t1));
+}
+
 /* Returns the speech probability of the hop that just filled xbuf's end. */
 static float analyse(void) {
   band_state *const S = bands;
@@ -489,33 +551,14 @@ static float analyse(void) {
   if (m_fft == 64) spectrum64();
   else spectrum();
   /* four bands at a time: their mean power, then the noise per band, minima-controlled recursive averaging,
-   * started with the mean of the first INIT_HOPS (the bands above Nyquist have power 1 and no say in llr) */
+   * started with the mean of the first INIT_HOPS (the bands above Nyquist have power 1 and no say in llr).
+   * A loop, not unrolled: this call runs once per frame, and five unrolled passes made the machine code of
+   * the whole call too large for the CPU's instruction cache, so it came from L2 each frame (docs/vad.md). */
   v128_t llr4 = wasm_f32x4_splat(0);
   TOUCH_TOP(HOT_TOP(S));
-#pragma clang loop unroll(full)
+#pragma clang loop unroll(disable)
   for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
-    /* each band's bins as masked vectors from its first bin (power has room): as many as the group's widest needs */
-    v128_t acc[4];
-    const v128_t *mask = S->band_mask[b];
-    const uint32_t vecs = S->group_vecs[b / 4];
-    TOUCH_TOP((const float *)(mask + 4 * BAND_VECS - 1));
-#pragma clang loop unroll(full)
-    for (uint32_t l = 0; l < 4; l++) {
-      const float *p = P + S->band_first[b + l];
-      const v128_t *m = mask + l * BAND_VECS;
-      v128_t a = wasm_f32x4_splat(0);
-      switch (vecs) { /* the highest load first */
-      case 4: a = wasm_v128_and(wasm_v128_load(p + 12), m[3]); /* fall through */
-      case 3: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 8), m[2])); /* fall through */
-      case 2: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p + 4), m[1])); /* fall through */
-      default: a = wasm_f32x4_add(a, wasm_v128_and(wasm_v128_load(p), m[0]));
-      }
-      acc[l] = a;
-    }
-    v128_t t0 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[0], acc[1], 2, 6, 3, 7));
-    v128_t t1 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[2], acc[3], 0, 4, 1, 5), wasm_i32x4_shuffle(acc[2], acc[3], 2, 6, 3, 7));
-    v128_t sum = wasm_f32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-    v128_t e = wasm_f32x4_add(wasm_f32x4_div(sum, wasm_v128_load(S->band_width + b)), wasm_f32x4_splat(1e-10f));
+    v128_t e = wasm_f32x4_add(wasm_f32x4_mul(band_sums(S, P, b), wasm_v128_load(S->band_inv + b)), wasm_f32x4_splat(1e-10f));
     e = wasm_v128_bitselect(e, wasm_f32x4_splat(1), wasm_f32x4_ne(wasm_v128_load(S->band_valid + b), wasm_f32x4_splat(0)));
     v128_t nz = wasm_v128_load(S->noise + b);
     { /* the power over two hops (one folded window is a noisy estimate) */
@@ -550,9 +593,17 @@ static float analyse(void) {
       nz = wasm_f32x4_add(wasm_f32x4_mul(a, nz), wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1), a), e));
     }
     wasm_v128_store(S->noise + b, nz);
-    v128_t gamma = wasm_f32x4_pmin(wasm_f32x4_div(e, nz), wasm_f32x4_splat(1000));
+    wasm_v128_store(S->power + b, e);
+  }
+  /* the likelihoods, in a second pass: each group's chain of divisions is long, and the passes of this
+   * loop do not wait on each other, so the CPU runs them side by side */
+#pragma clang loop unroll(disable)
+  for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
+    const v128_t e = wasm_v128_load(S->power + b), nz = wasm_v128_load(S->noise + b);
+    const v128_t inz = wasm_f32x4_div(wasm_f32x4_splat(1), nz);
+    v128_t gamma = wasm_f32x4_pmin(wasm_f32x4_mul(e, inz), wasm_f32x4_splat(1000));
     v128_t ml = wasm_f32x4_pmax(wasm_f32x4_splat(0), wasm_f32x4_sub(gamma, wasm_f32x4_splat(1)));
-    v128_t xi = wasm_f32x4_add(wasm_f32x4_div(wasm_f32x4_mul(wasm_f32x4_splat(DD_ALPHA), wasm_v128_load(S->prev_clean + b)), nz),
+    v128_t xi = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(DD_ALPHA), wasm_v128_load(S->prev_clean + b)), inz),
                                wasm_f32x4_mul(wasm_f32x4_splat(1 - DD_ALPHA), ml));
     xi = wasm_f32x4_pmax(wasm_f32x4_splat(XI_MIN), xi);
     v128_t g = wasm_f32x4_div(xi, wasm_f32x4_add(wasm_f32x4_splat(1), xi));
@@ -567,7 +618,7 @@ static float analyse(void) {
     float(*mins)[NBANDS_MAX] = S->mins;
     TOUCH_TOP(HOT_TOP(S));
     TOUCH_TOP(mins[MIN_NSUB - 1] + NBANDS_MAX - 4);
-#pragma clang loop unroll(full)
+#pragma clang loop unroll(disable)
     for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
       v128_t sm = wasm_v128_load(S->smooth + b), m = sm;
       wasm_v128_store(mins[sub_idx] + b, wasm_v128_load(S->sub_min + b)), wasm_v128_store(S->sub_min + b, sm);
@@ -594,22 +645,22 @@ static float analyse(void) {
 
 static double time_ms(int64_t idx) { return ((double)frame_ts + (double)(idx - frame_idx) * 1e6 / rate) / 1000; }
 
-/* The ring holds frame index i at ring[(i % rcap) * channels]; a span of n frames from
+/* The ring holds frame index i at ring[RING_SLOT(i) * channels]; a span of n frames from
  * idx is at most two pieces: first frames at idx's slot, the rest at the ring's start. */
 static uint32_t ring_first(int64_t idx, uint32_t n) {
-  uint32_t room = rcap - (uint32_t)(idx % rcap);
+  uint32_t room = rcap - RING_SLOT(idx);
   return n < room ? n : room;
 }
 
 static void ring_put(int64_t idx, const float *src, uint32_t n) {
   uint32_t first = ring_first(idx, n), ch4 = channels * 4;
-  rm_memcpy(ring + (uint32_t)(idx % rcap) * channels, src, first * ch4);
+  rm_memcpy(ring + RING_SLOT(idx) * channels, src, first * ch4);
   if (n > first) rm_memcpy(ring, src + first * channels, (n - first) * ch4);
 }
 
 static void ring_get(int64_t idx, float *dst, uint32_t n) {
   uint32_t first = ring_first(idx, n), ch4 = channels * 4;
-  rm_memcpy(dst, ring + (uint32_t)(idx % rcap) * channels, first * ch4);
+  rm_memcpy(dst, ring + RING_SLOT(idx) * channels, first * ch4);
   if (n > first) rm_memcpy(dst + first * channels, ring, (n - first) * ch4);
 }
 
@@ -617,6 +668,11 @@ static void ring_get(int64_t idx, float *dst, uint32_t n) {
 static int emit_audio(int64_t a, int64_t b) {
   if (b <= a) return 0;
   uint32_t n = (uint32_t)(b - a);
+  if (ring_first(a, n) == n) { /* in one piece: emitted from the ring (rm.emit copies it, or shares the input's
+                                  bytes when they are the same: docs/wasm-abi.md) */
+    rm_emit_f32(0, rate, (uint16_t)channels, (int64_t)(time_ms(a) * 1000 + 0.5), ring + RING_SLOT(a) * channels, n * channels);
+    return 0;
+  }
   float *o = rm_buf_reserve(&out, n * channels * 4);
   if (!o) return rm_fail("vad: out of memory");
   ring_get(a, o, n);
@@ -629,7 +685,7 @@ static const char *const event_names[] = {"speech_start", "speech_end", "frame"}
 
 /* Emits {"event":name,"time_ms":T[,"duration_ms":D],"has_speech":..,"probability":P,
  * "is_speech_start":..,"is_speech_end":..}; from < 0 leaves out duration_ms. */
-static void emit_event(int kind, int64_t at, int64_t from, int has_speech, double prob) {
+__attribute__((noinline)) static void emit_event(int kind, int64_t at, int64_t from, int has_speech, double prob) {
   char buf[224];
   uint32_t n = rm_fmt_str(buf, "{\"event\":\"");
   n += rm_fmt_str(buf + n, event_names[kind]);
@@ -656,7 +712,7 @@ static int end_speech(int64_t audio_end) {
 }
 
 /* Steps the state machine with the decision frame [a, a+wlen) of speech probability prob. */
-static int decide(int64_t a, double prob, int speech) {
+__attribute__((noinline)) static int decide(int64_t a, double prob, int speech) {
   int64_t b = a + wlen;
   last_prob = prob;
   if (frame_events) emit_event(EV_FRAME, a, -1, state == SPEECH || (speech && state == PENDING), prob);
@@ -684,19 +740,23 @@ static int decide(int64_t a, double prob, int speech) {
   return 0;
 }
 
-/* Makes the ring hold at least need frames, keeping the most recent ones at their indices. */
-static int reserve_ring(uint32_t need) {
-  if (need <= rcap) return 0;
-  uint32_t ncap = need * 2;
+/* Makes the ring hold at least need frames (a power of two), keeping the most recent ones at their indices.
+ * Out of line, as the other paths a frame rarely takes (decide, emit_event, the spectrum at other rates):
+ * the code every frame runs stays together and small. */
+__attribute__((noinline)) static int grow_ring(uint32_t need) {
+  uint32_t ncap = 1;
+  while (ncap < need) ncap *= 2;
   float *nr = rm_alloc(ncap * channels * 4);
   if (!nr) return rm_fail("vad: out of memory");
   int64_t from = total - (int64_t)rcap > 0 ? total - rcap : 0;
   for (int64_t i = from; i < total; i++)
-    for (uint32_t c = 0; c < channels; c++) nr[(uint32_t)(i % ncap) * channels + c] = ring[(uint32_t)(i % rcap) * channels + c];
+    for (uint32_t c = 0; c < channels; c++) nr[((uint32_t)i & (ncap - 1)) * channels + c] = ring[RING_SLOT(i) * channels + c];
   rm_free(ring);
   ring = nr, rcap = ncap;
   return 0;
 }
+
+static inline int reserve_ring(uint32_t need) { return need <= rcap ? 0 : grow_ring(need); }
 
 /* The sum of squares of x[0 .. n). */
 static double sum_squares(const float *x, uint32_t n) {
@@ -727,7 +787,7 @@ static double frame_level_of(int64_t a, double level) {
   double s = 0;
   for (uint32_t done = 0; done < wlen;) {
     uint32_t n = ring_first(a + done, wlen - done);
-    const float *x = ring + (uint32_t)((a + done) % rcap) * channels;
+    const float *x = ring + RING_SLOT(a + done) * channels;
     if (channels == 1) s += sum_squares(x, n);
     else
       for (uint32_t i = 0; i < n; i++) {
