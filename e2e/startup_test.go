@@ -14,7 +14,9 @@ import (
 // the tab has its IndexedDB cache, and what the first frame gave.
 type startupLoad struct {
 	Marks   []string `json:"marks"`
+	Core    []string `json:"core"`    // the requests for core.wasm, by file name
 	Modules int      `json:"modules"` // module requests in all
+	Reads   int      `json:"reads"`   // IndexedDB reads of the modules store
 	Cache   bool     `json:"cache"`
 	Frames  int      `json:"frames"`
 	Hint    string   `json:"hint"`
@@ -26,6 +28,12 @@ type startupLoad struct {
 const startupPage = `<!doctype html><script src="/remotemedia.js"></script><script>
   window.result = (async () => {
     try {
+      window.moduleReads = 0;
+      const get = IDBObjectStore.prototype.get;
+      IDBObjectStore.prototype.get = function (key) {
+        if (this.name === "modules") window.moduleReads++;
+        return get.call(this, key);
+      };
       %s
       const rm = await RemoteMedia.load();
       const def = await fetch("/examples/speech-frontend.yaml").then((r) => r.text());
@@ -33,7 +41,8 @@ const startupPage = `<!doctype html><script src="/remotemedia.js"></script><scri
       const out = await p.process({ audio: new Float32Array(1920), sampleRate: 48000, channels: 2 });
       const modules = performance.getEntriesByType("resource").filter((r) => /\/modules\/[^/]+\.wasm$/.test(new URL(r.name).pathname));
       return { marks: performance.getEntriesByType("mark").map((m) => m.name).filter((n) => n.includes("core-from-")),
-        modules: modules.length,
+        modules: modules.length, reads: window.moduleReads,
+        core: performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname.slice(1)).filter((n) => n.startsWith("core.wasm")),
         cache: rm.info.cache, frames: out.stats.find((s) => s.id === "mono").in,
         hint: Object.keys(localStorage).filter((k) => k.startsWith("remotemedia:")).map((k) => k + "=" + localStorage.getItem(k)).join(" ") };
     } catch (e) {
@@ -43,8 +52,10 @@ const startupPage = `<!doctype html><script src="/remotemedia.js"></script><scri
 </script>`
 
 // TestStartupCaches: a first visit fetches core.wasm from the network at once
-// (the Cache API is not asked: its first open in a profile costs 50-150 ms)
-// and keeps it there, remembering so in localStorage; the next visit takes it
+// (the Cache API is not asked: its first open in a profile costs 50-150 ms),
+// as its gzip copy inflated in the page, reads no module from IndexedDB (the
+// store's keys say none is there), and keeps core.wasm in the Cache API,
+// remembering so in localStorage; the next visit takes it
 // from the Cache API; with localStorage cleared it goes to the network again
 // and remembers again. Without IndexedDB the tab runs the pipeline uncached.
 func TestStartupCaches(t *testing.T) {
@@ -82,13 +93,22 @@ func TestStartupCaches(t *testing.T) {
 	if !slices.Equal(first.Marks, []string{"remotemedia:core-from-network"}) || !first.Cache {
 		t.Errorf("first visit: marks %v, IndexedDB %v; want core.wasm from the network and the cache open", first.Marks, first.Cache)
 	}
+	if !slices.Equal(first.Core, []string{"core.wasm.gz"}) {
+		t.Errorf("first visit: requests %v, want core.wasm.gz alone (the gzip copy, inflated in the page)", first.Core)
+	}
+	if first.Reads != 0 || first.Modules == 0 {
+		t.Errorf("first visit: %d IndexedDB reads of modules, %d module requests; want none read (the store is empty) and all fetched", first.Reads, first.Modules)
+	}
 	cached()
 	again := load("start.html")
 	if !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
 		t.Errorf("second visit: marks %v, want core.wasm from the Cache API (%s)", again.Marks, again.Hint)
 	}
-	if again.Modules != 0 {
-		t.Errorf("second visit: %d module requests, want none (IndexedDB has them)", again.Modules)
+	if again.Modules != 0 || again.Reads != first.Modules {
+		t.Errorf("second visit: %d module requests, %d IndexedDB reads; want none and %d (IndexedDB has them)", again.Modules, again.Reads, first.Modules)
+	}
+	if len(again.Core) != 0 {
+		t.Errorf("second visit: requests %v, want none for core.wasm (the Cache API has it)", again.Core)
 	}
 
 	eval[bool](t, ctx, `localStorage.clear(); return true;`)
@@ -102,5 +122,24 @@ func TestStartupCaches(t *testing.T) {
 
 	if noidb := load("noidb.html"); noidb.Cache {
 		t.Errorf("without IndexedDB: rm.info.cache %v, want false", noidb.Cache)
+	}
+}
+
+// TestStartupBadGzipCopy: when core.wasm.gz does not inflate to WebAssembly (a
+// proxy on the way mangled it, say), a first visit fetches core.wasm itself.
+func TestStartupBadGzipCopy(t *testing.T) {
+	s := startServer(t)
+	px := startProxy(t, s, map[string]string{
+		"/start.html":   strings.Replace(startupPage, "%s", "", 1),
+		"/core.wasm.gz": "not gzip",
+	})
+	ctx := browser(t)
+	navigate(t, ctx, px.url+"start.html")
+	got := eval[startupLoad](t, ctx, "return await window.result;")
+	if got.Err != "" || got.Frames != 1 {
+		t.Fatalf("with a bad core.wasm.gz: %q, %d frames; want the pipeline run on one frame", got.Err, got.Frames)
+	}
+	if !slices.Equal(got.Core, []string{"core.wasm.gz", "core.wasm"}) {
+		t.Errorf("requests %v, want core.wasm.gz, then core.wasm", got.Core)
 	}
 }

@@ -38,9 +38,12 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	}
 	core, coreVersion := encodedFile(static, "dist/core.wasm")
 	mux.HandleFunc("GET /core.wasm", core)
+	gz, gzVersion := gzipCopy(static, "dist/core.wasm")
+	mux.HandleFunc("GET /core.wasm.gz", gz)
 	mux.HandleFunc("GET /wasm_exec.js", file(static, "dist/wasm_exec.js"))
 	// What remotemedia.js loads at start-up, by version (withVersions).
-	versions := map[string]string{"core.wasm": coreVersion, "wasm_exec.js": versionOf(static, "dist/wasm_exec.js"), "wasi-shim.js": versionOf(static, "wasi-shim.js")}
+	versions := map[string]string{"core.wasm": coreVersion, "core.wasm.gz": gzVersion,
+		"wasm_exec.js": versionOf(static, "dist/wasm_exec.js"), "wasi-shim.js": versionOf(static, "wasi-shim.js")}
 	classic, err := fs.ReadFile(static, "remotemedia.js")
 	mux.HandleFunc("GET /remotemedia.js", bytesFile("remotemedia.js", withVersions(classic, versions), err))
 	mjs, err := esModuleOf(static)
@@ -299,6 +302,39 @@ func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
 		h.Set("Cache-Control", cacheControl(r, version))
 		h.Set("ETag", e.etag)
 		serveEncoded(w, r, e.coding, rs, e.body.size)
+	}, version
+}
+
+// gzipCopy serves name.gz, the gzip copy `make browser` made, as it is:
+// application/gzip with no Content-Encoding, for remotemedia.js to inflate in
+// the page (DecompressionStream) as it compiles. A first visit takes core.wasm
+// so: 2.8 MB cross from the browser's network process to the page instead of
+// 11.5 MB, and the inflating runs on the page's thread, which is mostly idle
+// while core.wasm compiles (docs/browser.md, "Start-up"). Like encodedFile it
+// serves the copy only when name.sha256 is the sha256 of name (else a 404),
+// and returns its version, that of name ("" when there is no valid copy).
+func gzipCopy(fsys fs.FS, name string) (http.HandlerFunc, string) {
+	sum, _, err := sumOf(fsys, name)
+	made, _ := fs.ReadFile(fsys, name+".sha256")
+	st, statErr := fs.Stat(fsys, name+".gz")
+	if err != nil || statErr != nil || strings.TrimSpace(string(made)) != hex.EncodeToString(sum[:]) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, name+".gz is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
+		}, ""
+	}
+	version := hex.EncodeToString(sum[:16])
+	b := body{fsys, name + ".gz", st.Size()}
+	return func(w http.ResponseWriter, r *http.Request) {
+		rs, closer, err := b.open()
+		if err != nil {
+			http.Error(w, name+".gz: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer closer.Close()
+		w.Header().Set("Content-Type", "application/gzip")
+		w.Header().Set("Cache-Control", cacheControl(r, version))
+		w.Header().Set("ETag", `"`+version+`-gz"`)
+		http.ServeContent(w, r, "", time.Time{}, rs)
 	}, version
 }
 

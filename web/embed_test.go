@@ -71,22 +71,26 @@ func get(t *testing.T, h http.Handler, path, accept string) (*http.Response, []b
 	return rec.Result(), rec.Body.Bytes()
 }
 
-func TestCoreWasmEncodings(t *testing.T) {
+// coreBuild is a stand-in core.wasm, and a dist/ holding it with its brotli
+// and gzip copies and a .sha256 of sum, or of core.wasm when sum is "".
+func coreBuild(t *testing.T, sum string) ([]byte, fstest.MapFS) {
 	raw := bytes.Repeat([]byte("\x00asm core.wasm stand-in "), 4096)
 	br, gz := compressed(t, raw)
-	sum := sha256.Sum256(raw)
-	fresh := fstest.MapFS{
+	if sum == "" {
+		s := sha256.Sum256(raw)
+		sum = hex.EncodeToString(s[:])
+	}
+	return raw, fstest.MapFS{
 		"dist/core.wasm":        {Data: raw},
 		"dist/core.wasm.br":     {Data: br},
 		"dist/core.wasm.gz":     {Data: gz},
-		"dist/core.wasm.sha256": {Data: []byte(hex.EncodeToString(sum[:]) + "\n")},
+		"dist/core.wasm.sha256": {Data: []byte(sum + "\n")},
 	}
-	stale := fstest.MapFS{
-		"dist/core.wasm":        {Data: raw},
-		"dist/core.wasm.br":     {Data: br},
-		"dist/core.wasm.gz":     {Data: gz},
-		"dist/core.wasm.sha256": {Data: []byte("0123\n")},
-	}
+}
+
+func TestCoreWasmEncodings(t *testing.T) {
+	raw, fresh := coreBuild(t, "")
+	_, stale := coreBuild(t, "0123")
 	tests := []struct {
 		name   string
 		given  fs.FS
@@ -159,6 +163,13 @@ func TestBuiltCoreWasm(t *testing.T) {
 			t.Fatalf("Accept-Encoding %q: the decoded body is not dist/core.wasm", accept)
 		}
 	}
+	resp, body := get(t, h, "/core.wasm.gz", "")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(decode(t, "gzip", body), raw) {
+		t.Fatalf("/core.wasm.gz: %s, or it does not inflate to dist/core.wasm", resp.Status)
+	}
+	if _, js := get(t, h, "/remotemedia.js", ""); !bytes.Contains(js, []byte(`"core.wasm.gz":"`)) {
+		t.Errorf("remotemedia.js does not name core.wasm.gz's version")
+	}
 }
 
 func TestLargeModuleGzipped(t *testing.T) {
@@ -200,5 +211,42 @@ func TestCoreWasmOffTheHeap(t *testing.T) {
 	runtime.KeepAlive(h)
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > st.Size()/4 {
 		t.Errorf("the handler holds %d bytes of heap; core.wasm is %d bytes: it is held in a copy", grew, st.Size())
+	}
+}
+
+// TestCoreWasmGzipCopy: /core.wasm.gz is the gzip copy as it is (no
+// Content-Encoding: remotemedia.js inflates it), versioned as core.wasm, and a
+// 404 with no version when the copies are of another build.
+func TestCoreWasmGzipCopy(t *testing.T) {
+	raw, fresh := coreBuild(t, "")
+	gz := fresh["dist/core.wasm.gz"].Data
+	h, version := gzipCopy(fresh, "dist/core.wasm")
+	if _, coreVersion := encodedFile(fresh, "dist/core.wasm"); version != coreVersion || version == "" {
+		t.Fatalf("version %q, want core.wasm's %q", version, coreVersion)
+	}
+	resp, body := get(t, h, "/core.wasm.gz?v="+version, "gzip, br")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s", resp.Status)
+	}
+	if got := resp.Header.Get("Content-Encoding"); got != "" {
+		t.Errorf("Content-Encoding %q, want none (the page inflates it)", got)
+	}
+	if got := resp.Header.Get("Content-Type"); got != "application/gzip" {
+		t.Errorf("Content-Type %q, want application/gzip", got)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != immutable {
+		t.Errorf("Cache-Control %q with its version, want %q", got, immutable)
+	}
+	if !bytes.Equal(body, gz) || !bytes.Equal(decode(t, "gzip", body), raw) {
+		t.Fatalf("the body is not core.wasm.gz")
+	}
+	if resp, _ := get(t, h, "/core.wasm.gz", ""); resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("Cache-Control %q without a version, want no-cache", resp.Header.Get("Cache-Control"))
+	}
+
+	stale := fstest.MapFS{"dist/core.wasm": {Data: raw}, "dist/core.wasm.gz": {Data: gz}, "dist/core.wasm.sha256": {Data: []byte("0123\n")}}
+	h, version = gzipCopy(stale, "dist/core.wasm")
+	if resp, _ := get(t, h, "/core.wasm.gz", "gzip"); resp.StatusCode != http.StatusNotFound || version != "" {
+		t.Errorf("copies of another build: status %s, version %q; want 404 and none", resp.Status, version)
 	}
 }

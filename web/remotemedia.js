@@ -76,8 +76,9 @@
   function setCacheHint(url) {
     try { if (g.localStorage) g.localStorage.setItem(cachedKey(url), url); } catch { /* storage full or refused */ }
   }
-  // It resolves to {resp, fromCache}.
-  async function fetchCached(url, immutable) {
+  // It resolves to {resp, fromCache}. With gz (the URL of a gzip copy of url),
+  // the network's copy comes from there, inflated in the page (inflated).
+  async function fetchCached(url, immutable, gz) {
     const hint = immutable ? cacheHint(url) : null; // true, false, or null: unknown
     const cacheP = g.caches ? g.caches.open(CACHE).catch(() => null) : Promise.resolve(null);
     if (immutable && hint !== false) {
@@ -90,7 +91,9 @@
     }
     let resp;
     try {
-      resp = await fetch(url, { cache: immutable ? "default" : "no-cache" });
+      const opts = { cache: immutable ? "default" : "no-cache" };
+      resp = gz ? await fetch(gz, opts).catch(() => null) : null;
+      resp = resp?.ok ? inflated(resp) : await fetch(url, opts);
       if (!resp.ok) throw new Error("HTTP " + resp.status);
     } catch (err) {
       const cache = await cacheP;
@@ -118,6 +121,24 @@
     return { resp, fromCache: false };
   }
 
+  // inflateHere says whether core.wasm from base is better fetched as its gzip
+  // copy and inflated in the page: from a loopback address (the wire is free) or
+  // over plain HTTP (no brotli there).
+  function inflateHere(base) {
+    try {
+      const u = new URL(base, g.location?.href);
+      return u.protocol === "http:" || /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname);
+    } catch { return false; }
+  }
+
+  // inflated is the WebAssembly inside a gzip response (core.wasm.gz: web/embed.go),
+  // as a response WebAssembly.compileStreaming takes, decoded on this thread as
+  // it arrives.
+  function inflated(resp) {
+    return new Response(resp.body.pipeThrough(new DecompressionStream("gzip")),
+      { headers: { "content-type": "application/wasm", etag: resp.headers.get("etag") ?? "" } });
+  }
+
   // The IndexedDB database where core.wasm keeps module bytes by sha256, the last
   // module index seen and saved definitions (target/browser/cache.go names the
   // same stores). startCore starts opening it while core.wasm downloads: a first
@@ -138,6 +159,16 @@
         req.onerror = () => resolve(null);
       }).catch(() => null); // no indexedDB at all, or open refused
     },
+    // keys resolves to the keys (module sha256s) of the modules store, or null
+    // when they cannot be read: core.wasm skips the reads of modules it knows
+    // are not there (every module, on a first visit).
+    keys(dbP) {
+      return dbP.then((db) => db && new Promise((resolve) => {
+        const req = db.transaction("modules", "readonly").objectStore("modules").getAllKeys();
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => resolve(null);
+      })).catch(() => null);
+    },
   };
 
   // mark records a step of the start-up as a performance mark ("remotemedia:…"),
@@ -152,9 +183,18 @@
     g.__remotemediaPrefetch = { [index]: fetch(index, { cache: "no-cache" }) };
     g.__remotemediaPrefetch[index].catch(() => {}); // a failure is init's to report
     g.__remotemediaIDB = IDB.open();
+    g.__remotemediaIDBKeys = IDB.keys(g.__remotemediaIDB);
     // core.wasm is fetched and compiled while the two scripts load: compiling
     // needs no imports, only instantiating does (Go's, from wasm_exec.js).
-    const compiling = fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"]).then(({ resp, fromCache }) => {
+    // From this machine, or over plain HTTP (where browsers take gzip, not
+    // brotli, anyway), a first visit fetches its gzip copy and inflates it in the
+    // page: 2.8 MB cross from the browser's network process instead of 11.5 MB
+    // (docs/browser.md, "Start-up"). Over HTTPS from elsewhere the brotli copy's
+    // 2.0 MB on the wire count for more, and the browser inflates that. Should the
+    // gzip copy fail (something on the way that decoded or mangled it), core.wasm
+    // itself is fetched.
+    const gz = VERSIONS["core.wasm.gz"] && typeof DecompressionStream === "function" && inflateHere(base) ? base + versioned("core.wasm.gz") : null;
+    const compile = (gz) => fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"], gz).then(({ resp, fromCache }) => {
       mark("response");
       mark(fromCache ? "core-from-cache" : "core-from-network");
       // Streaming compilation lets V8 keep the compiled code for the next visit.
@@ -162,6 +202,7 @@
       const module = streaming ? WebAssembly.compileStreaming(resp) : resp.arrayBuffer().then((b) => WebAssembly.compile(b));
       return module.then((m) => ({ module: m, fromCache, streaming }));
     });
+    const compiling = compile(gz).catch((err) => gz ? compile(null) : Promise.reject(err));
     compiling.catch(() => {}); // it may fail before the scripts are in: `await compiling` below reports it
     await Promise.all([
       g.Go ? null : loadScript(base + versioned("wasm_exec.js")),

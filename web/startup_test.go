@@ -96,8 +96,8 @@ func TestScriptsNameCoreVersion(t *testing.T) {
 				t.Errorf("%s?v=%s: %s, Cache-Control %q, want %q", file, v, resp.Status, got, immutable)
 			}
 		}
-		if len(versions) != 3 {
-			t.Errorf("%s: VERSIONS %s, want core.wasm, wasm_exec.js and wasi-shim.js", name, m[1])
+		if len(versions) != 4 || versions["core.wasm.gz"] != version {
+			t.Errorf("%s: VERSIONS %s, want core.wasm, core.wasm.gz (the same version), wasm_exec.js and wasi-shim.js", name, m[1])
 		}
 	}
 	resp, err = http.Get(srv.URL + "/")

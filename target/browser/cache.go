@@ -41,6 +41,9 @@ var errOffline = errors.New("not reachable and not cached")
 type store struct {
 	db     *idb.Database
 	writes sync.WaitGroup // the writes putLater started
+
+	mu    sync.Mutex
+	known map[string]bool // the modules store's keys, when remotemedia.js read them (nil: unknown)
 }
 
 // errNoIndexedDB is openStore's error in a page without IndexedDB.
@@ -68,7 +71,42 @@ func openStore(ctx context.Context) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexeddb: %w", err)
 	}
-	return &store{db: db}, nil
+	return &store{db: db, known: knownKeys(ctx)}, nil
+}
+
+// knownKeys returns the keys of the modules store that remotemedia.js read
+// while core.wasm downloaded (globalThis.__remotemediaIDBKeys, a promise of an
+// array of strings), or nil when there is no such read. On a first visit the
+// store is empty, and each module's read, a miss, would cost an IndexedDB
+// round trip on the way to the first frame.
+func knownKeys(ctx context.Context) map[string]bool {
+	p := js.Global().Get("__remotemediaIDBKeys")
+	if p.Type() != js.TypeObject {
+		return nil
+	}
+	js.Global().Delete("__remotemediaIDBKeys") // read once: a later init reads the store itself
+	keys, err := await(ctx, p)
+	if err != nil || !keys.InstanceOf(js.Global().Get("Array")) {
+		return nil
+	}
+	known := make(map[string]bool, keys.Length())
+	for i := range keys.Length() {
+		if k := keys.Index(i); k.Type() == js.TypeString {
+			known[k.String()] = true
+		}
+	}
+	return known
+}
+
+// mayHave reports whether the modules store may hold key: false only when
+// the store's keys are known and key is not one of them.
+func (s *store) mayHave(key string) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known == nil || s.known[key]
 }
 
 func (s *store) get(ctx context.Context, storeName, key string) (js.Value, error) {
@@ -103,6 +141,12 @@ func (s *store) put(ctx context.Context, storeName, key string, v js.Value) erro
 		return err
 	}
 	if _, err := st.PutKey(js.ValueOf(key), v); err != nil {
+		return err
+	}
+	// Commit now rather than once the put's success event has been handled: a
+	// page busy on its thread (compiling, running a pipeline) then does not hold
+	// the write back.
+	if err := txn.Commit(); err != nil {
 		return err
 	}
 	return txn.Await(ctx)
@@ -142,7 +186,12 @@ func (s *store) flush(ctx context.Context) {
 	}
 }
 
-func (s *store) getBytes(ctx context.Context, key string) ([]byte, bool) {
+// getBytes reads the module bytes kept under key; unless anyway is set, a
+// key the store is known not to hold is a miss without a read.
+func (s *store) getBytes(ctx context.Context, key string, anyway bool) ([]byte, bool) {
+	if !anyway && !s.mayHave(key) {
+		return nil, false
+	}
 	v, err := s.get(ctx, storeModules, key)
 	if err != nil || v.IsUndefined() || v.IsNull() || !v.InstanceOf(js.Global().Get("Uint8Array")) {
 		return nil, false
@@ -158,6 +207,11 @@ func (s *store) putBytesLater(key string, b []byte) {
 	}
 	arr := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(arr, b)
+	s.mu.Lock()
+	if s.known != nil {
+		s.known[key] = true
+	}
+	s.mu.Unlock()
 	s.putLater(storeModules, key, arr)
 }
 
@@ -251,10 +305,17 @@ func (l *moduleLoader) Load(ctx context.Context, name string) ([]byte, error) {
 	if !listed {
 		return nil, fmt.Errorf("module %s: %w: not in modules/index.json", name, fs.ErrNotExist)
 	}
-	b, ok := l.store.getBytes(ctx, want)
+	b, ok := l.store.getBytes(ctx, want, false)
 	if !ok || sha256Hex(b) != want {
 		var err error
 		if b, err = l.fetch(ctx, "modules/"+name); err != nil {
+			// Another tab may have cached it since this one read the store's keys.
+			if b, ok := l.store.getBytes(ctx, want, true); ok && sha256Hex(b) == want {
+				l.mu.Lock()
+				l.loaded[name] = want
+				l.mu.Unlock()
+				return b, nil
+			}
 			return nil, fmt.Errorf("module %s: %w (%w)", name, errOffline, err)
 		}
 		if got := sha256Hex(b); got != want {

@@ -37,6 +37,13 @@ type core struct {
 	sessions  map[int]*stream
 	pyServers map[string]bool   // Python proxies whose node types are registered
 	declared  map[string]string // node type -> sha256 of the module that declared it
+	// ready is closed when the last init is done: it sets the fields above once
+	// it has registered the modules that declare their node type, after it
+	// resolved (every other call waits for ready: exports).
+	ready chan struct{}
+	// inits counts init's calls; set is the count of the one whose registry
+	// the fields above hold (the newest that is done).
+	inits, set int
 }
 
 // pipeline is a loaded definition and the stats of its last session.
@@ -75,8 +82,14 @@ func (c *core) exports() js.Value {
 	for name, fn := range fns {
 		obj.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
 			return promise(func() (any, error) {
-				if name != "init" && c.reg == nil {
-					return nil, errors.New("core.wasm: call init first")
+				if name != "init" {
+					c.mu.Lock()
+					ready := c.ready
+					c.mu.Unlock()
+					if ready == nil {
+						return nil, errors.New("core.wasm: call init first")
+					}
+					<-ready
 				}
 				return fn(args)
 			})
@@ -115,6 +128,9 @@ func optString(o js.Value, name string) string {
 
 // init({base, memoryPages, callTimeoutMs}): opens the cache, reads the module
 // index (from the network, else the cache) and registers the standard modules.
+// The modules of the index that declare their node type are registered after
+// it resolves, while the page goes on (a first visit fetches them): the other
+// calls wait for that (exports), so rm.pipeline finds their types.
 func (c *core) init(args []js.Value) (any, error) {
 	o := arg(args, 0)
 	base := optString(o, "base")
@@ -140,12 +156,25 @@ func (c *core) init(args []js.Value) (any, error) {
 	if err := wasmnode.Register(reg, h, l, wasmnode.Standard); err != nil {
 		return nil, err
 	}
-	declared := registerDeclared(ctx, reg, h, l)
-	st.flush(ctx)
+	ready := make(chan struct{})
 	c.mu.Lock()
-	c.host, c.loader, c.store, c.reg, c.declared = h, l, st, reg, declared
-	c.pyServers = map[string]bool{} // registered in the registry just replaced
+	c.inits++
+	n := c.inits
+	c.ready = ready
 	c.mu.Unlock()
+	go func() {
+		defer close(ready)
+		declared := registerDeclared(ctx, reg, h, l)
+		// Only now, so that a call never sees a registry being filled (a page
+		// may call init again: RemoteMedia.load does, each time), and unless a
+		// later init was done first.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if n > c.set {
+			c.host, c.loader, c.store, c.reg, c.declared, c.set = h, l, st, reg, declared, n
+			c.pyServers = map[string]bool{} // registered in the registry just replaced
+		}
+	}()
 	res := map[string]any{"cache": st != nil}
 	if indexErr != nil {
 		res["warning"] = indexErr.Error()
