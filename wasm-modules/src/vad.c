@@ -78,12 +78,12 @@ typedef struct {
   uint32_t group_vecs[NBANDS_MAX / 4]; /* the vectors the widest band of each four needs */
   uint32_t group_kind[NBANDS_MAX / 4];  /* GROUP_*: how the four bands' bins lie */
   float band_inv[NBANDS_MAX];           /* 1 / band_width */
-  float power[NBANDS_MAX];              /* this hop's smoothed band power, from the first pass to the second */
+  float band_power[NBANDS_MAX];         /* this hop's smoothed band power, from the first pass to the second */
   float mins[MIN_NSUB][NBANDS_MAX];
   v128_t band_mask[NBANDS_MAX][BAND_VECS]; /* lanes of the BAND_VECS vectors from band_first in the band */
 } band_state;
 static band_state *bands;
-#define HOT_TOP(S) ((const float *)((S)->power + NBANDS_MAX) - 4) /* the last vector of what every hop reads */
+#define HOT_TOP(S) ((const float *)((S)->band_power + NBANDS_MAX) - 4) /* the last vector of what every hop reads */
 static uint32_t seen; /* mono samples taken, up to n_fft */
 static uint32_t sub_count, sub_idx;
 static float noise_llr;
@@ -593,13 +593,13 @@ static float analyse(void) {
       nz = wasm_f32x4_add(wasm_f32x4_mul(a, nz), wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1), a), e));
     }
     wasm_v128_store(S->noise + b, nz);
-    wasm_v128_store(S->power + b, e);
+    wasm_v128_store(S->band_power + b, e);
   }
   /* the likelihoods, in a second pass: each group's chain of divisions is long, and the passes of this
    * loop do not wait on each other, so the CPU runs them side by side */
 #pragma clang loop unroll(disable)
   for (uint32_t b = 0; b < NBANDS_MAX; b += 4) {
-    const v128_t e = wasm_v128_load(S->power + b), nz = wasm_v128_load(S->noise + b);
+    const v128_t e = wasm_v128_load(S->band_power + b), nz = wasm_v128_load(S->noise + b);
     const v128_t inz = wasm_f32x4_div(wasm_f32x4_splat(1), nz);
     v128_t gamma = wasm_f32x4_pmin(wasm_f32x4_mul(e, inz), wasm_f32x4_splat(1000));
     v128_t ml = wasm_f32x4_pmax(wasm_f32x4_splat(0), wasm_f32x4_sub(gamma, wasm_f32x4_splat(1)));
