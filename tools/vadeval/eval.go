@@ -65,7 +65,7 @@ func (t tally) score() Score {
 }
 
 // oursPasses is how many times Evaluate runs our node over the set for its CPU time.
-const oursPasses = 3
+const oursPasses = 5
 
 // Evaluate builds the set in a temporary folder and scores our node and the baselines.
 func Evaluate(ctx context.Context, o Options) (*Report, error) {
