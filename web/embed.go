@@ -36,13 +36,12 @@ func Handler(modules fs.FS, examples fs.FS) http.Handler {
 	for _, name := range []string{"wasi-shim.js", "demo.js", "demo.css", "inspector.js"} {
 		mux.HandleFunc("GET /"+name, file(static, name))
 	}
-	core, coreVersion := encodedFile(static, "dist/core.wasm")
-	mux.HandleFunc("GET /core.wasm", core)
-	gz, gzVersion := gzipCopy(static, "dist/core.wasm")
-	mux.HandleFunc("GET /core.wasm.gz", gz)
+	core := precompressedOf(static, "dist/core.wasm")
+	mux.HandleFunc("GET /core.wasm", core.serve)
+	mux.HandleFunc("GET /core.wasm.gz", core.serveGzip)
 	mux.HandleFunc("GET /wasm_exec.js", file(static, "dist/wasm_exec.js"))
 	// What remotemedia.js loads at start-up, by version (withVersions).
-	versions := map[string]string{"core.wasm": coreVersion, "core.wasm.gz": gzVersion,
+	versions := map[string]string{"core.wasm": core.version, "core.wasm.gz": core.gzipVersion(),
 		"wasm_exec.js": versionOf(static, "dist/wasm_exec.js"), "wasi-shim.js": versionOf(static, "wasi-shim.js")}
 	classic, err := fs.ReadFile(static, "remotemedia.js")
 	mux.HandleFunc("GET /remotemedia.js", bytesFile("remotemedia.js", withVersions(classic, versions), err))
@@ -260,82 +259,102 @@ func cacheControl(r *http.Request, version string) string {
 	return "no-cache"
 }
 
-// encodedFile serves name (application/wasm) with the copies `make browser`
-// precompressed beside it (tools/precompress): name.br to a client whose
-// Accept-Encoding allows br, else name.gz to one that allows gzip, else name
-// itself, always with Vary: Accept-Encoding. The copies are used only when
-// name.sha256 is the sha256 of name, so a core.wasm rebuilt without them is
-// served raw rather than with stale copies. It returns the file's version (hex
-// of the first half of its sha256; "" when the file is missing): a request
-// with ?v=VERSION gets the file with Cache-Control immutable for a year, any
-// other one with no-cache (revalidated by ETag).
-func encodedFile(fsys fs.FS, name string) (http.HandlerFunc, string) {
+// precompressed is a file and the copies `make browser` precompressed beside it
+// (tools/precompress), name.br and name.gz, found and checked once: the copies
+// are used only when name.sha256 is the sha256 of name, so a core.wasm rebuilt
+// without them is served raw rather than with stale copies.
+type precompressed struct {
+	name string
+	err  error // name is missing
+	// version is the hex of the first half of name's sha256 ("" when name is
+	// missing): a request with ?v=VERSION gets the file with Cache-Control
+	// immutable for a year, any other one no-cache (revalidated by ETag).
+	version   string
+	encodings []encoding // name itself first, then the valid copies: br, gzip
+}
+
+func precompressedOf(fsys fs.FS, name string) *precompressed {
 	sum, size, err := sumOf(fsys, name)
 	etag := hex.EncodeToString(sum[:16])
-	version := etag
+	p := &precompressed{name: name, err: err, encodings: []encoding{{"", body{fsys, name, size}, `"` + etag + `"`}}}
 	if err != nil {
-		version = ""
+		return p
 	}
-	encodings := []encoding{{"", body{fsys, name, size}, `"` + etag + `"`}}
-	if made, _ := fs.ReadFile(fsys, name+".sha256"); err == nil && strings.TrimSpace(string(made)) == hex.EncodeToString(sum[:]) {
+	p.version = etag
+	if made, _ := fs.ReadFile(fsys, name+".sha256"); strings.TrimSpace(string(made)) == hex.EncodeToString(sum[:]) {
 		for _, c := range []struct{ coding, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
 			if st, err := fs.Stat(fsys, name+c.ext); err == nil {
-				encodings = append(encodings, encoding{c.coding, body{fsys, name + c.ext, st.Size()}, `"` + etag + "-" + c.coding + `"`})
+				p.encodings = append(p.encodings, encoding{c.coding, body{fsys, name + c.ext, st.Size()}, `"` + etag + "-" + c.coding + `"`})
 			}
 		}
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err != nil {
-			http.Error(w, name+" is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
-			return
-		}
-		e := chooseEncoding(r.Header.Get("Accept-Encoding"), encodings)
-		rs, closer, err := e.body.open()
-		if err != nil {
-			http.Error(w, name+": "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		defer closer.Close()
-		h := w.Header()
-		h.Add("Vary", "Accept-Encoding")
-		h.Set("Content-Type", "application/wasm")
-		h.Set("Cache-Control", cacheControl(r, version))
-		h.Set("ETag", e.etag)
-		serveEncoded(w, r, e.coding, rs, e.body.size)
-	}, version
+	return p
 }
 
-// gzipCopy serves name.gz, the gzip copy `make browser` made, as it is:
-// application/gzip with no Content-Encoding, for remotemedia.js to inflate in
-// the page (DecompressionStream) as it compiles. A first visit takes core.wasm
-// so: 2.8 MB cross from the browser's network process to the page instead of
-// 11.5 MB, and the inflating runs on the page's thread, which is mostly idle
-// while core.wasm compiles (docs/browser.md, "Start-up"). Like encodedFile it
-// serves the copy only when name.sha256 is the sha256 of name (else a 404),
-// and returns its version, that of name ("" when there is no valid copy).
-func gzipCopy(fsys fs.FS, name string) (http.HandlerFunc, string) {
-	sum, _, err := sumOf(fsys, name)
-	made, _ := fs.ReadFile(fsys, name+".sha256")
-	st, statErr := fs.Stat(fsys, name+".gz")
-	if err != nil || statErr != nil || strings.TrimSpace(string(made)) != hex.EncodeToString(sum[:]) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, name+".gz is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
-		}, ""
+// serve serves the file (application/wasm) as name.br to a client whose
+// Accept-Encoding allows br, else as name.gz to one that allows gzip, else as
+// it is, always with Vary: Accept-Encoding.
+func (p *precompressed) serve(w http.ResponseWriter, r *http.Request) {
+	if p.err != nil {
+		http.Error(w, p.name+" is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
+		return
 	}
-	version := hex.EncodeToString(sum[:16])
-	b := body{fsys, name + ".gz", st.Size()}
-	return func(w http.ResponseWriter, r *http.Request) {
-		rs, closer, err := b.open()
-		if err != nil {
-			http.Error(w, name+".gz: "+err.Error(), http.StatusInternalServerError)
-			return
+	e := chooseEncoding(r.Header.Get("Accept-Encoding"), p.encodings)
+	rs, closer, err := e.body.open()
+	if err != nil {
+		http.Error(w, p.name+": "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer closer.Close()
+	h := w.Header()
+	h.Add("Vary", "Accept-Encoding")
+	h.Set("Content-Type", "application/wasm")
+	h.Set("Cache-Control", cacheControl(r, p.version))
+	h.Set("ETag", e.etag)
+	serveEncoded(w, r, e.coding, rs, e.body.size)
+}
+
+// gzip is the valid gzip copy, if there is one.
+func (p *precompressed) gzip() (encoding, bool) {
+	for _, e := range p.encodings {
+		if e.coding == "gzip" {
+			return e, true
 		}
-		defer closer.Close()
-		w.Header().Set("Content-Type", "application/gzip")
-		w.Header().Set("Cache-Control", cacheControl(r, version))
-		w.Header().Set("ETag", `"`+version+`-gz"`)
-		http.ServeContent(w, r, "", time.Time{}, rs)
-	}, version
+	}
+	return encoding{}, false
+}
+
+// gzipVersion is the version of name.gz: the file's, "" when there is no valid copy.
+func (p *precompressed) gzipVersion() string {
+	if _, ok := p.gzip(); !ok {
+		return ""
+	}
+	return p.version
+}
+
+// serveGzip serves name.gz as it is: application/gzip with no
+// Content-Encoding, for remotemedia.js to inflate in the page
+// (DecompressionStream) as it compiles. A first visit takes core.wasm so: 2.8
+// MB cross from the browser's network process to the page instead of 11.5 MB,
+// and the inflating runs on the page's thread, which is mostly idle while
+// core.wasm compiles (docs/browser.md, "Start-up"). A 404 when there is no
+// valid copy.
+func (p *precompressed) serveGzip(w http.ResponseWriter, r *http.Request) {
+	e, ok := p.gzip()
+	if !ok {
+		http.Error(w, p.name+".gz is not built into this binary: run `make browser`, then rebuild", http.StatusNotFound)
+		return
+	}
+	rs, closer, err := e.body.open()
+	if err != nil {
+		http.Error(w, e.body.name+": "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer closer.Close()
+	w.Header().Set("Content-Type", "application/gzip")
+	w.Header().Set("Cache-Control", cacheControl(r, p.version))
+	w.Header().Set("ETag", e.etag)
+	http.ServeContent(w, r, "", time.Time{}, rs)
 }
 
 // serveEncoded serves b, coded as coding ("" for none), with its length and the

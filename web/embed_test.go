@@ -110,7 +110,7 @@ func TestCoreWasmEncodings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := get(t, handlerOf(encodedFile(tt.given, "dist/core.wasm")), "/core.wasm", tt.accept)
+			resp, body := get(t, http.HandlerFunc(precompressedOf(tt.given, "dist/core.wasm").serve), "/core.wasm", tt.accept)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %s", resp.Status)
 			}
@@ -133,7 +133,7 @@ func TestCoreWasmEncodings(t *testing.T) {
 	}
 	// The ETag names the representation, so a cache never answers a gzip
 	// client's revalidation with the brotli bytes.
-	h, _ := encodedFile(fresh, "dist/core.wasm")
+	h := http.HandlerFunc(precompressedOf(fresh, "dist/core.wasm").serve)
 	r1, _ := get(t, h, "/core.wasm", "br")
 	r2, _ := get(t, h, "/core.wasm", "gzip")
 	r3, _ := get(t, h, "/core.wasm", "")
@@ -220,9 +220,10 @@ func TestCoreWasmOffTheHeap(t *testing.T) {
 func TestCoreWasmGzipCopy(t *testing.T) {
 	raw, fresh := coreBuild(t, "")
 	gz := fresh["dist/core.wasm.gz"].Data
-	h, version := gzipCopy(fresh, "dist/core.wasm")
-	if _, coreVersion := encodedFile(fresh, "dist/core.wasm"); version != coreVersion || version == "" {
-		t.Fatalf("version %q, want core.wasm's %q", version, coreVersion)
+	core := precompressedOf(fresh, "dist/core.wasm")
+	h, version := http.HandlerFunc(core.serveGzip), core.gzipVersion()
+	if version != core.version || version == "" {
+		t.Fatalf("version %q, want core.wasm's %q", version, core.version)
 	}
 	resp, body := get(t, h, "/core.wasm.gz?v="+version, "gzip, br")
 	if resp.StatusCode != http.StatusOK {
@@ -245,7 +246,8 @@ func TestCoreWasmGzipCopy(t *testing.T) {
 	}
 
 	stale := fstest.MapFS{"dist/core.wasm": {Data: raw}, "dist/core.wasm.gz": {Data: gz}, "dist/core.wasm.sha256": {Data: []byte("0123\n")}}
-	h, version = gzipCopy(stale, "dist/core.wasm")
+	core = precompressedOf(stale, "dist/core.wasm")
+	h, version = http.HandlerFunc(core.serveGzip), core.gzipVersion()
 	if resp, _ := get(t, h, "/core.wasm.gz", "gzip"); resp.StatusCode != http.StatusNotFound || version != "" {
 		t.Errorf("copies of another build: status %s, version %q; want 404 and none", resp.Status, version)
 	}

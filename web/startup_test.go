@@ -13,16 +13,14 @@ import (
 	"testing/fstest"
 )
 
-// handlerOf returns the handler of encodedFile's answer.
-func handlerOf(h http.HandlerFunc, _ string) http.HandlerFunc { return h }
-
-// TestCoreWasmVersion: encodedFile's version is the first half of core.wasm's
+// TestCoreWasmVersion: precompressedOf's version is the first half of core.wasm's
 // sha256; core.wasm?v=VERSION is cacheable for good (immutable), any other
 // request for it (no version, an old one) is revalidated (no-cache).
 func TestCoreWasmVersion(t *testing.T) {
 	raw := []byte("\x00asm a core.wasm")
 	sum := sha256.Sum256(raw)
-	h, version := encodedFile(fstest.MapFS{"dist/core.wasm": {Data: raw}}, "dist/core.wasm")
+	core := precompressedOf(fstest.MapFS{"dist/core.wasm": {Data: raw}}, "dist/core.wasm")
+	h, version := http.HandlerFunc(core.serve), core.version
 	if want := hex.EncodeToString(sum[:16]); version != want {
 		t.Fatalf("version %q, want %q", version, want)
 	}
@@ -44,7 +42,7 @@ func TestCoreWasmVersion(t *testing.T) {
 			}
 		})
 	}
-	if _, v := encodedFile(fstest.MapFS{}, "dist/core.wasm"); v != "" {
+	if v := precompressedOf(fstest.MapFS{}, "dist/core.wasm").version; v != "" {
 		t.Errorf("version of a missing core.wasm: %q, want none", v)
 	}
 }
