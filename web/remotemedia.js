@@ -197,7 +197,8 @@
     const compile = (gz) => fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"], gz).then(({ resp, fromCache }) => {
       mark("response");
       mark(fromCache ? "core-from-cache" : "core-from-network");
-      // Streaming compilation lets V8 keep the compiled code for the next visit.
+      // Streaming compilation lets V8 keep the compiled code for the next visit
+      // (not from the inflated copy, which has no URL to keep it under).
       const streaming = WebAssembly.compileStreaming && (resp.headers.get("content-type") || "").startsWith("application/wasm");
       const module = streaming ? WebAssembly.compileStreaming(resp) : resp.arrayBuffer().then((b) => WebAssembly.compile(b));
       return module.then((m) => ({ module: m, fromCache, streaming }));

@@ -168,7 +168,7 @@ func (s *store) putLater(storeName, key string, v js.Value) {
 }
 
 // flush waits until the writes putLater started have completed (or failed),
-// or ctx is done. init and pipeline call it before they resolve: a write still
+// or ctx is done. rm.pipeline calls it before it resolves: a write still
 // pending when the page goes away is lost, and a page busy in one long call (a
 // whole file through process) cannot complete one meanwhile.
 func (s *store) flush(ctx context.Context) {
@@ -307,21 +307,19 @@ func (l *moduleLoader) Load(ctx context.Context, name string) ([]byte, error) {
 	}
 	b, ok := l.store.getBytes(ctx, want, false)
 	if !ok || sha256Hex(b) != want {
-		var err error
-		if b, err = l.fetch(ctx, "modules/"+name); err != nil {
+		fetched, err := l.fetch(ctx, "modules/"+name)
+		switch {
+		case err != nil:
 			// Another tab may have cached it since this one read the store's keys.
-			if b, ok := l.store.getBytes(ctx, want, true); ok && sha256Hex(b) == want {
-				l.mu.Lock()
-				l.loaded[name] = want
-				l.mu.Unlock()
-				return b, nil
+			if b, ok = l.store.getBytes(ctx, want, true); !ok || sha256Hex(b) != want {
+				return nil, fmt.Errorf("module %s: %w (%w)", name, errOffline, err)
 			}
-			return nil, fmt.Errorf("module %s: %w (%w)", name, errOffline, err)
+		case sha256Hex(fetched) != want:
+			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, sha256Hex(fetched), want)
+		default:
+			b = fetched
+			l.store.putBytesLater(want, b)
 		}
-		if got := sha256Hex(b); got != want {
-			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, got, want)
-		}
-		l.store.putBytesLater(want, b)
 	}
 	l.mu.Lock()
 	l.loaded[name] = want

@@ -144,7 +144,7 @@ func (c *core) init(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	go warmUp() // while init waits on IndexedDB and the network
+	go warmOnce.Do(warmUp) // while init waits on IndexedDB and the network; once a tab (init runs on every RemoteMedia.load)
 	ctx := context.Background()
 	st, err := openStore(ctx)
 	if err != nil {

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"sync"
+
 	"github.com/remotemedia/hybrid/core/node"
 	"github.com/remotemedia/hybrid/core/runner"
 	"github.com/remotemedia/hybrid/core/wasmnode"
@@ -27,7 +29,7 @@ connections:
 // loads took about 60 ms where the next takes 1-2 (the YAML decoder, the
 // definition's checks, the graph); init runs warmUp on a goroutine, which runs
 // while init waits for IndexedDB and the network, so that the page's first
-// rm.pipeline finds that code compiled.
+// rm.pipeline finds that code compiled. Once is enough: warmOnce.
 func warmUp() {
 	reg := node.NewRegistry()
 	if wasmnode.Register(reg, nil, nil, wasmnode.Standard) != nil {
@@ -35,3 +37,6 @@ func warmUp() {
 	}
 	_, _ = runner.Load([]byte(warmDefinition), reg)
 }
+
+// warmOnce runs warmUp for the first init only.
+var warmOnce sync.Once
