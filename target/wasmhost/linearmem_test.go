@@ -5,7 +5,6 @@ package wasmhost_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -21,14 +20,7 @@ func TestMappedMemoryStopsAtTheLimit(t *testing.T) {
 	needModules(t)
 	const limit = 32
 	ctx := wasmhost.WithMappedMemory(context.Background())
-	wasm, err := os.ReadFile(filepath.Join(modDir, "grow.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := newHost(t, wasmhost.Config{MemoryLimitPages: limit}).Compile(ctx, "grow.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := compileFile(t, newHost(t, wasmhost.Config{MemoryLimitPages: limit}), filepath.Join(modDir, "grow.wasm"))
 	inst, err := mod.Instantiate(ctx, wasmnode.HostFuncs{})
 	if err != nil {
 		t.Fatal(err)
@@ -56,15 +48,8 @@ func TestMappedMemoryLeavesTheHeap(t *testing.T) {
 		t.Skip("memory is mapped on Linux only")
 	}
 	needModules(t)
-	wasm, err := os.ReadFile(filepath.Join(modDir, "empty.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	bg := context.Background()
-	mod, err := newHost(t, wasmhost.Config{}).Compile(bg, "empty.wasm", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := compileFile(t, newHost(t, wasmhost.Config{}), filepath.Join(modDir, "empty.wasm"))
 	const n = 50
 	var size uint64 // of an instance's memory
 	perInstance := func(ctx context.Context) uint64 {
@@ -73,6 +58,7 @@ func TestMappedMemoryLeavesTheHeap(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
 		for i := range insts {
+			var err error
 			if insts[i], err = mod.Instantiate(ctx, wasmnode.HostFuncs{}); err != nil {
 				t.Fatal(err)
 			}
