@@ -62,7 +62,8 @@ func headerOf(f *frame.Frame, port int) (Header, error) {
 }
 
 // frameOf builds the output frame the guest emitted, with data (no longer guest
-// memory: onEmit copies it out) and the input's stream id and metadata.
+// memory: onEmit copies it out, or passes the input's own bytes) and the
+// input's stream id and metadata.
 func frameOf(h Header, data []byte, in frame.Header, seq uint64) (*frame.Frame, error) {
 	f := &frame.Frame{
 		Header: frame.Header{StreamID: in.StreamID, Seq: seq, Timestamp: h.Timestamp, Meta: in.Meta},
