@@ -36,7 +36,23 @@ type SplitOptions struct {
 	StreamID string
 	// QueueSize is the front session's per-node queue bound (sched.Options).
 	QueueSize int
+	// ReturnQueue bounds, in frames, the queue of frames the server sent back
+	// for local nodes that wait there for the local part to take them, in a
+	// live session (Start; DefaultReturnQueue when 0). Run, which goes
+	// through its whole input, loses nothing: its queue has no bound, and
+	// holds at most what the input makes. The socket's reader never waits on the
+	// local part, which may itself be waiting to send to the server: when
+	// the queue is full, the oldest frame in it is discarded to make room, as
+	// a drop_oldest edge does, and counted in the Dropped of every local node
+	// its address feeds (SplitSession.Stats; once per connection from that
+	// port). Only data frames queue: a flush or cancel reaches the local part
+	// from Control, and the server's end is never discarded.
+	ReturnQueue int
 }
+
+// DefaultReturnQueue is SplitOptions.ReturnQueue's default: about 5 s of
+// 20 ms frames.
+const DefaultReturnQueue = 256
 
 // Split is a pipeline placed across the cut (docs/placement.md): the nodes
 // def.ServerNodes names run on the server through one live session per
@@ -63,6 +79,12 @@ func (c *Client) NewSplit(p *runner.Pipeline, opts SplitOptions) (*Split, error)
 	if opts.StreamID == "" {
 		opts.StreamID = "run"
 	}
+	switch {
+	case opts.ReturnQueue < 0:
+		return nil, fmt.Errorf("client: SplitOptions.ReturnQueue is %d: want 0 (the default, %d frames) or more", opts.ReturnQueue, DefaultReturnQueue)
+	case opts.ReturnQueue == 0:
+		opts.ReturnQueue = DefaultReturnQueue
+	}
 	return &Split{c: c, p: p, split: s, opts: opts}, nil
 }
 
@@ -75,11 +97,12 @@ func (sp *Split) Local() *runner.Pipeline {
 }
 
 // Run runs src through a new session as runner.Run does, handing every output
-// to sink, and returns the nodes' stats of both sides.
+// to sink, and returns the nodes' stats of both sides. Nothing is discarded
+// (no SplitOptions.ReturnQueue).
 func (sp *Split) Run(ctx context.Context, src runner.Source, sink runner.Sink) ([]sched.NodeStats, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s, err := sp.Start(ctx)
+	s, err := sp.start(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +150,10 @@ type SplitSession struct {
 	done chan struct{} // closed when out is
 
 	mu         sync.Mutex
-	queue      []*frame.Frame // returns waiting to be pushed into front
-	wake       chan struct{}  // (cap 1) the queue grew or the reader ended
+	queue      frameRing         // returns waiting to be pushed into front; at most bound
+	bound      int               // of queue; 0: none (Run)
+	dropped    map[string]uint64 // per Return address: frames discarded from the full queue
+	wake       chan struct{}     // (cap 1) the queue grew or the reader ended
 	readDone   bool
 	remoteEnd  *End
 	remoteErr  error
@@ -138,7 +163,14 @@ type SplitSession struct {
 }
 
 // Start opens the server's part (one live session) and starts the local part.
+// Frames for the local part that it falls SplitOptions.ReturnQueue behind on
+// are discarded, oldest first, and counted.
 func (sp *Split) Start(ctx context.Context) (*SplitSession, error) {
+	return sp.start(ctx, sp.opts.ReturnQueue)
+}
+
+// start is Start with the return queue's bound; 0: none.
+func (sp *Split) start(ctx context.Context, bound int) (*SplitSession, error) {
 	q := url.Values{"nodes": {strings.Join(sp.split.Back, ",")}}.Encode()
 	path := "/v1/inline/ws?" + q
 	if sp.opts.Pipeline != "" {
@@ -174,7 +206,7 @@ func (sp *Split) Start(ctx context.Context) (*SplitSession, error) {
 	}
 	remote.ownsSocket = true
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &SplitSession{sp: sp, remote: remote, cancel: cancel, out: make(chan sched.Output, 64), done: make(chan struct{}),
+	s := &SplitSession{sp: sp, bound: bound, remote: remote, cancel: cancel, out: make(chan sched.Output, 64), done: make(chan struct{}),
 		wake: make(chan struct{}, 1), next: make(chan *frame.Frame, 16)}
 	front, err := sched.Start(ctx, sp.split.FrontGraph(bridge{s}), sched.Options{QueueSize: sp.opts.QueueSize, StreamID: sp.opts.StreamID})
 	if err != nil {
@@ -238,13 +270,22 @@ func (s *SplitSession) Wait() error {
 }
 
 // Stats lists the nodes' stats of both parts in definition order (the
-// server's once its end frame has come).
+// server's once its end frame has come). A local node's Dropped includes the
+// frames for it discarded from the full return queue (SplitOptions.ReturnQueue).
 func (s *SplitSession) Stats() []sched.NodeStats {
 	byID := map[string]sched.NodeStats{}
 	for _, st := range s.front.Stats() {
 		byID[st.ID] = st
 	}
 	s.mu.Lock()
+	for addr, n := range s.dropped {
+		for _, id := range s.sp.returnConsumers(addr) {
+			if st, ok := byID[id]; ok {
+				st.Dropped += n
+				byID[id] = st
+			}
+		}
+	}
 	if s.remoteEnd != nil {
 		us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 		for _, st := range s.remoteEnd.Stats {
@@ -311,9 +352,7 @@ func (s *SplitSession) readRemote(ctx context.Context) {
 				o.Frame.Meta = map[string]any{}
 			}
 			o.Frame.Meta[sched.AddrKey] = addr
-			s.mu.Lock()
-			s.queue = append(s.queue, o.Frame)
-			s.mu.Unlock()
+			s.queueReturn(addr, o.Frame)
 			s.signal()
 			continue
 		}
@@ -335,44 +374,107 @@ func (s *SplitSession) signal() {
 	}
 }
 
+// queueReturn queues a data frame of the Return address addr for
+// pushReturns without waiting: when the queue is full, its oldest frame is
+// discarded and counted (only data frames queue).
+func (s *SplitSession) queueReturn(addr string, f *frame.Frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound > 0 && s.queue.n >= s.bound {
+		old := s.queue.pop()
+		oldAddr, _ := old.Meta[sched.AddrKey].(string)
+		if s.dropped == nil {
+			s.dropped = map[string]uint64{}
+		}
+		s.dropped[oldAddr]++
+	}
+	s.queue.push(f, s.bound)
+}
+
+// frameRing is a FIFO of frames whose buffer grows as needed, up to the
+// bound its pusher keeps (0: none).
+type frameRing struct {
+	buf     []*frame.Frame
+	head, n int
+}
+
+func (q *frameRing) push(f *frame.Frame, bound int) {
+	if q.n == len(q.buf) {
+		size := max(2*len(q.buf), 16)
+		if bound > 0 {
+			size = min(size, bound)
+		}
+		buf := make([]*frame.Frame, max(size, q.n+1))
+		for i := range q.n {
+			buf[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = buf, 0
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = f
+	q.n++
+}
+
+// pop takes out the oldest frame, or returns nil when there is none.
+func (q *frameRing) pop() *frame.Frame {
+	if q.n == 0 {
+		return nil
+	}
+	f := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return f
+}
+
+// returnConsumers lists the local nodes the Return address addr feeds, once
+// per connection.
+func (sp *Split) returnConsumers(addr string) []string {
+	var ids []string
+	for _, e := range sp.p.Graph.Edges {
+		if !sp.split.OnBack(e.To) && sp.split.OnBack(e.From) && sched.Addr(sp.p.Graph, e.From, e.FromPort) == addr {
+			ids = append(ids, e.To)
+		}
+	}
+	return ids
+}
+
 // pushReturns pushes the returns into the local part while its input is
-// open, then hands them to the return node (Next). The queue between the
-// socket's reader and the local part keeps the reader from waiting on the
-// local part while the local part waits on the socket.
+// open, then hands them to the return node (Next). It takes them from the
+// queue one at a time, so what waits is at most SplitOptions.ReturnQueue
+// frames plus the one being pushed. The queue between the socket's reader and
+// the local part keeps the reader from waiting on the local part while the
+// local part waits on the socket.
 func (s *SplitSession) pushReturns(ctx context.Context) {
 	defer close(s.next)
 	closed := false
 	for {
 		s.mu.Lock()
-		batch := s.queue
-		s.queue = nil
+		f := s.queue.pop()
 		done := s.readDone
 		s.mu.Unlock()
-		for _, f := range batch {
-			if !closed {
-				err := s.front.Push(ctx, f)
-				if err == nil {
-					continue
-				}
-				if !errors.Is(err, sched.ErrClosed) {
-					return
-				}
-				closed = true
+		if f == nil {
+			if done {
+				return // the reader has ended and everything it queued went on
 			}
 			select {
-			case s.next <- f:
+			case <-s.wake:
 			case <-ctx.Done():
 				return
 			}
+			continue
 		}
-		if done {
-			if len(batch) == 0 {
+		if !closed {
+			err := s.front.Push(ctx, f)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, sched.ErrClosed) {
 				return
 			}
-			continue // the reader has ended: nothing will wake this loop again
+			closed = true
 		}
 		select {
-		case <-s.wake:
+		case s.next <- f:
 		case <-ctx.Done():
 			return
 		}

@@ -44,6 +44,7 @@ func TestNewSplit(t *testing.T) {
 		{name: "inline", given: split, opts: client.SplitOptions{Definition: []byte("...")}, expect: "x->y,y->z"},
 		{name: "nowhere to run it", given: split, expectErr: "needs the server's pipeline name or the definition"},
 		{name: "nothing for the server", given: whole, opts: client.SplitOptions{Pipeline: "p"}, expectErr: "no node runs on the back side"},
+		{name: "negative return queue", given: split, opts: client.SplitOptions{Pipeline: "p", ReturnQueue: -1}, expectErr: "ReturnQueue is -1: want 0 (the default, 256 frames) or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sp, err := c.NewSplit(tc.given, tc.opts)
