@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 
 	"github.com/remotemedia/hybrid/core/frame"
@@ -25,7 +24,7 @@ type wasmNode struct {
 	params   []byte // the params as a JSON object
 	outputs  int
 	funcs    HostFuncs
-	log      *slog.Logger
+	log      logger
 
 	inst Instance // nil until started, and after a failure
 	// process and flush stay bound; rm_alloc, rm_free and rm_init, which run
@@ -53,7 +52,7 @@ var _ node.Node = (*wasmNode)(nil)
 // newNode instantiates mod for the node cfg.ID and initialises it with cfg.Params.
 func newNode(ctx context.Context, mod Module, file string, cfg node.Config, outputs int) (*wasmNode, error) {
 	n := &wasmNode{id: cfg.ID, file: file, mod: mod, outputs: outputs, seq: make([]uint64, outputs),
-		log: slog.Default().With("node", cfg.ID, "module", file)}
+		log: newLogger(cfg.ID, file)}
 	params := cfg.Params
 	if params == nil {
 		params = map[string]any{}
@@ -256,7 +255,7 @@ func (n *wasmNode) discard(ctx context.Context) {
 		return
 	}
 	if err := n.inst.Close(ctx); err != nil {
-		n.log.Warn("closing wasm instance", "err", err)
+		n.log.warn("closing wasm instance", err)
 	}
 	n.inst, n.process, n.flush = nil, nil, nil
 }
@@ -296,16 +295,8 @@ func (n *wasmNode) onEmit(header, data []byte) {
 // onError is rm.error: keep the message for the call's error.
 func (n *wasmNode) onError(msg []byte) { n.guestMsg = append(n.guestMsg[:0], msg...) }
 
-var logLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
-
 // onLog is rm.log (and WASI fd_write to fd 1 and 2).
-func (n *wasmNode) onLog(level int32, msg []byte) {
-	l := slog.LevelInfo
-	if level >= 0 && int(level) < len(logLevels) {
-		l = logLevels[level]
-	}
-	n.log.Log(context.Background(), l, string(msg))
-}
+func (n *wasmNode) onLog(level int32, msg []byte) { n.log.log(level, string(msg)) }
 
 func (n *wasmNode) errorf(format string, args ...any) error {
 	return fmt.Errorf("wasm: node %q (%s): "+format, append([]any{n.id, n.file}, args...)...)
