@@ -78,10 +78,12 @@
   }
   // It resolves to {resp, fromCache}. With gz (the URL of a gzip copy of url),
   // the network's copy comes from there, inflated in the page (inflated).
-  async function fetchCached(url, immutable, gz) {
+  // With network, the Cache API is not read first: the copy there may be the
+  // one that just failed.
+  async function fetchCached(url, immutable, gz, network = false) {
     const hint = immutable ? cacheHint(url) : null; // true, false, or null: unknown
     const cacheP = g.caches ? g.caches.open(CACHE).catch(() => null) : Promise.resolve(null);
-    if (immutable && hint !== false) {
+    if (immutable && hint !== false && !network) {
       const cache = await cacheP;
       const hit = cache && (await cache.match(url).catch(() => null));
       if (hit) {
@@ -188,13 +190,14 @@
     // needs no imports, only instantiating does (Go's, from wasm_exec.js).
     // From this machine, or over plain HTTP (where browsers take gzip, not
     // brotli, anyway), a first visit fetches its gzip copy and inflates it in the
-    // page: 2.8 MB cross from the browser's network process instead of 11.5 MB
+    // page: 2.5 MB cross from the browser's network process instead of 9.6 MB
     // (docs/browser.md, "Start-up"). Over HTTPS from elsewhere the brotli copy's
-    // 2.0 MB on the wire count for more, and the browser inflates that. Should the
+    // 1.8 MB on the wire count for more, and the browser inflates that. Should the
     // gzip copy fail (something on the way that decoded or mangled it), core.wasm
-    // itself is fetched.
+    // itself is fetched from the network; its copy then replaces the inflated one
+    // in the Cache API (another ETag).
     const gz = VERSIONS["core.wasm.gz"] && typeof DecompressionStream === "function" && inflateHere(base) ? base + versioned("core.wasm.gz") : null;
-    const compile = (gz) => fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"], gz).then(({ resp, fromCache }) => {
+    const compile = (gz, network) => fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"], gz, network).then(({ resp, fromCache }) => {
       mark("response");
       mark(fromCache ? "core-from-cache" : "core-from-network");
       // Streaming compilation lets V8 keep the compiled code for the next visit
@@ -203,7 +206,7 @@
       const module = streaming ? WebAssembly.compileStreaming(resp) : resp.arrayBuffer().then((b) => WebAssembly.compile(b));
       return module.then((m) => ({ module: m, fromCache, streaming }));
     });
-    const compiling = compile(gz).catch((err) => gz ? compile(null) : Promise.reject(err));
+    const compiling = compile(gz).catch((err) => gz ? compile(null, true) : Promise.reject(err));
     compiling.catch(() => {}); // it may fail before the scripts are in: `await compiling` below reports it
     await Promise.all([
       g.Go ? null : loadScript(base + versioned("wasm_exec.js")),
