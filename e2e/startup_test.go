@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // startupLoad is what one load of a page that runs the example pipeline saw:
@@ -18,6 +19,7 @@ type startupLoad struct {
 	Marks   []string `json:"marks"`
 	Core    []string `json:"core"`    // the requests for core.wasm, by file name
 	Modules int      `json:"modules"` // module requests in all
+	Bundles int      `json:"bundles"` // requests for modules/bundle.msgpack
 	Reads   int      `json:"reads"`   // IndexedDB reads of the modules store
 	Cache   bool     `json:"cache"`
 	Frames  int      `json:"frames"`
@@ -44,6 +46,7 @@ const startupPage = `<!doctype html><script src="/remotemedia.js"></script><scri
       const modules = performance.getEntriesByType("resource").filter((r) => /\/modules\/[^/]+\.wasm$/.test(new URL(r.name).pathname));
       return { marks: performance.getEntriesByType("mark").map((m) => m.name).filter((n) => n.includes("core-from-")),
         modules: modules.length, reads: window.moduleReads,
+        bundles: performance.getEntriesByType("resource").filter((r) => new URL(r.name).pathname === "/modules/bundle.msgpack").length,
         core: performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname.slice(1)).filter((n) => n.startsWith("core.wasm")),
         cache: rm.info.cache, frames: out.stats.find((s) => s.id === "mono").in,
         hint: Object.keys(localStorage).filter((k) => k.startsWith("remotemedia:")).map((k) => k + "=" + localStorage.getItem(k)).join(" ") };
@@ -98,16 +101,17 @@ func TestStartupCaches(t *testing.T) {
 	if !slices.Equal(first.Core, []string{"core.wasm.gz"}) {
 		t.Errorf("first visit: requests %v, want core.wasm.gz alone (the gzip copy, inflated in the page)", first.Core)
 	}
-	if first.Reads != 0 || first.Modules == 0 {
-		t.Errorf("first visit: %d IndexedDB reads of modules, %d module requests; want none read (the store is empty) and all fetched", first.Reads, first.Modules)
+	if first.Reads != 0 || first.Modules != 0 || first.Bundles != 1 {
+		t.Errorf("first visit: %d IndexedDB reads of modules, %d module requests, %d of the bundle; want none read (the store is empty), all from the one bundle", first.Reads, first.Modules, first.Bundles)
 	}
 	cached()
 	again := load("start.html")
 	if !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
 		t.Errorf("second visit: marks %v, want core.wasm from the Cache API (%s)", again.Marks, again.Hint)
 	}
-	if again.Modules != 0 || again.Reads != first.Modules {
-		t.Errorf("second visit: %d module requests, %d IndexedDB reads; want none and %d (IndexedDB has them)", again.Modules, again.Reads, first.Modules)
+	// The four modules of the example and dc_block, which the tab registers at init.
+	if again.Modules != 0 || again.Bundles != 0 || again.Reads != 5 {
+		t.Errorf("second visit: %d module requests, %d of the bundle, %d IndexedDB reads; want none, none and 5 (IndexedDB has them)", again.Modules, again.Bundles, again.Reads)
 	}
 	if len(again.Core) != 0 {
 		t.Errorf("second visit: requests %v, want none for core.wasm (the Cache API has it)", again.Core)
@@ -176,5 +180,40 @@ func TestStartupGzipCopyNotWasm(t *testing.T) {
 	again := eval[startupLoad](t, ctx, "return await window.result;")
 	if again.Err != "" || again.Frames != 1 || !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
 		t.Fatalf("the next visit: %q, %d frames, marks %v; want the pipeline run from the Cache API's copy", again.Err, again.Frames, again.Marks)
+	}
+}
+
+// TestStartupBadBundle: a first visit whose module bundle does not decode, or
+// holds a module whose sha256 is not the index's, fetches those modules one by
+// one and runs the pipeline all the same.
+func TestStartupBadBundle(t *testing.T) {
+	s := startServer(t)
+	bundle := func(mods map[string][]byte) string {
+		b, err := msgpack.Marshal(mods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	good := func(name string) []byte { return []byte(readFile(t, "../wasm-modules/build/"+name)) }
+	for _, tc := range []struct {
+		name, bundle string
+		modules      int
+	}{
+		{"not msgpack", "not msgpack", 5},
+		{"vad.wasm changed", bundle(map[string][]byte{"vad.wasm": []byte("\x00asm\x01\x00\x00\x00"), "to_mono.wasm": good("to_mono.wasm"),
+			"resample.wasm": good("resample.wasm"), "gain.wasm": good("gain.wasm"), "dc_block.wasm": good("dc_block.wasm")}), 1},
+	} {
+		px := startProxy(t, s, map[string]string{"/start.html": strings.Replace(startupPage, "%s", "", 1), "/modules/bundle.msgpack": tc.bundle})
+		ctx := browser(t)
+		navigate(t, ctx, px.url+"start.html")
+		got := eval[startupLoad](t, ctx, "return await window.result;")
+		if got.Err != "" || got.Frames != 1 {
+			t.Fatalf("%s: %q, %d frames; want the pipeline run on one frame", tc.name, got.Err, got.Frames)
+		}
+		if got.Modules != tc.modules || got.Bundles != 1 {
+			t.Errorf("%s: %d module requests, %d of the bundle; want %d and 1", tc.name, got.Modules, got.Bundles, tc.modules)
+		}
+		_ = chromedp.Cancel(ctx)
 	}
 }

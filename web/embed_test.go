@@ -7,15 +7,18 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"testing/fstest"
 
 	"github.com/andybalholm/brotli"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // decode undoes a response's Content-Encoding.
@@ -250,5 +253,37 @@ func TestCoreWasmGzipCopy(t *testing.T) {
 	h, version = http.HandlerFunc(core.serveGzip), core.gzipVersion()
 	if resp, _ := get(t, h, "/core.wasm.gz", "gzip"); resp.StatusCode != http.StatusNotFound || version != "" {
 		t.Errorf("copies of another build: status %s, version %q; want 404 and none", resp.Status, version)
+	}
+}
+
+// TestModuleBundle: /modules/bundle.msgpack holds every module under
+// minCompress bytes, byte for byte, and none of the larger ones; gzipped for a
+// client that takes gzip.
+func TestModuleBundle(t *testing.T) {
+	big := bytes.Repeat([]byte{0, 'a', 's', 'm', 1, 2, 3}, minCompress)
+	mods := fstest.MapFS{"big.wasm": {Data: big}, "a.wasm": {Data: []byte("\x00asm\x01\x00\x00\x00a")},
+		"b.wasm": {Data: []byte("\x00asm\x01\x00\x00\x00bb")}, "notes.txt": {Data: []byte("not a module")}}
+	h := Handler(mods, nil)
+	for _, accept := range []string{"gzip", ""} {
+		resp, body := get(t, h, "/modules/"+BundleName, accept)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/vnd.msgpack" {
+			t.Fatalf("with %q: %d %q", accept, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if got := resp.Header.Get("Content-Encoding"); got != accept {
+			t.Fatalf("with %q: Content-Encoding %q", accept, got)
+		}
+		var got map[string][]byte
+		if err := msgpack.Unmarshal(decode(t, accept, body), &got); err != nil {
+			t.Fatalf("with %q: %v", accept, err)
+		}
+		if len(got) != 2 || !bytes.Equal(got["a.wasm"], mods["a.wasm"].Data) || !bytes.Equal(got["b.wasm"], mods["b.wasm"].Data) {
+			t.Fatalf("with %q: the bundle holds %d modules %v, want a.wasm and b.wasm as they are", accept, len(got), slices.Sorted(maps.Keys(got)))
+		}
+	}
+	// Without modules the bundle is an empty map, not an error.
+	_, body := get(t, Handler(nil, nil), "/modules/"+BundleName, "")
+	var none map[string][]byte
+	if err := msgpack.Unmarshal(body, &none); err != nil || len(none) != 0 {
+		t.Fatalf("no modules: %v, %d in the bundle", err, len(none))
 	}
 }

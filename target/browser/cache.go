@@ -14,6 +14,7 @@ import (
 	"syscall/js"
 
 	"github.com/hack-pad/go-indexeddb/idb"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // The IndexedDB database that keeps module bytes (by sha256), the last module
@@ -186,6 +187,17 @@ func (s *store) flush(ctx context.Context) {
 	}
 }
 
+// empty reports whether the modules store is known to hold nothing (a first
+// visit), or there is no store.
+func (s *store) empty() bool {
+	if s == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known != nil && len(s.known) == 0
+}
+
 // getBytes reads the module bytes kept under key; unless anyway is set, a
 // key the store is known not to hold is a miss without a read.
 func (s *store) getBytes(ctx context.Context, key string, anyway bool) ([]byte, bool) {
@@ -229,14 +241,72 @@ type moduleLoader struct {
 	base  string // URL of the server root, ending in "/"
 	store *store
 
-	mu     sync.Mutex
-	index  map[string]string // file -> sha256 hex
-	loaded map[string]string // file -> sha256 of the bytes handed out
-	local  map[string][]byte // modules registered from bytes (registerModule)
+	mu      sync.Mutex
+	index   map[string]string // file -> sha256 hex
+	loaded  map[string]string // file -> sha256 of the bytes handed out
+	local   map[string][]byte // modules registered from bytes (registerModule)
+	bundled map[string][]byte // the small modules of /modules/bundle.msgpack, until loaded
+	bundle  chan struct{}     // closed when the bundle's fetch ended; nil: none started
 }
 
 func newModuleLoader(base string, st *store) *moduleLoader {
 	return &moduleLoader{base: base, store: st, loaded: map[string]string{}, local: map[string][]byte{}}
+}
+
+// fetchBundle starts fetching /modules/bundle.msgpack, every small module of
+// the server in one response (web.BundleName): on a first visit, the first
+// pipeline's modules then come from it, where a request each waited 40-70 ms
+// on the way to the first frame. Without it (an older server, a failure), the
+// modules are fetched one by one as before.
+func (l *moduleLoader) fetchBundle() {
+	done := make(chan struct{})
+	l.mu.Lock()
+	l.bundle = done
+	l.mu.Unlock()
+	go func() {
+		defer close(done)
+		body, err := l.fetch(context.Background(), "modules/bundle.msgpack")
+		if err != nil {
+			return
+		}
+		var m map[string][]byte
+		if msgpack.Unmarshal(body, &m) != nil {
+			return
+		}
+		l.mu.Lock()
+		l.bundled = m
+		l.mu.Unlock()
+	}()
+}
+
+// fetchModule returns the bytes of modules/name and their sha256: from the
+// bundle when it has them with the sha256 want (waiting for the bundle if it
+// is on its way), else from their own request.
+func (l *moduleLoader) fetchModule(ctx context.Context, name, want string) ([]byte, string, error) {
+	l.mu.Lock()
+	done := l.bundle
+	l.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, "", context.Cause(ctx)
+		}
+		l.mu.Lock()
+		b, ok := l.bundled[name]
+		delete(l.bundled, name) // handed out once: the store keeps it from now on
+		l.mu.Unlock()
+		if ok {
+			if sum := sha256Hex(b); sum == want {
+				return b, sum, nil
+			}
+		}
+	}
+	b, err := l.fetch(ctx, "modules/"+name)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, sha256Hex(b), nil
 }
 
 // refreshIndex fetches /modules/index.json, or falls back to the cached one.
@@ -307,15 +377,15 @@ func (l *moduleLoader) Load(ctx context.Context, name string) ([]byte, error) {
 	}
 	b, ok := l.store.getBytes(ctx, want, false)
 	if !ok || sha256Hex(b) != want {
-		fetched, err := l.fetch(ctx, "modules/"+name)
+		fetched, sum, err := l.fetchModule(ctx, name, want)
 		switch {
 		case err != nil:
 			// Another tab may have cached it since this one read the store's keys.
 			if b, ok = l.store.getBytes(ctx, want, true); !ok || sha256Hex(b) != want {
 				return nil, fmt.Errorf("module %s: %w (%w)", name, errOffline, err)
 			}
-		case sha256Hex(fetched) != want:
-			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, sha256Hex(fetched), want)
+		case sum != want:
+			return nil, fmt.Errorf("module %s: sha256 %s does not match modules/index.json (%s)", name, sum, want)
 		default:
 			b = fetched
 			l.store.putBytesLater(want, b)

@@ -152,6 +152,9 @@ func (c *core) init(args []js.Value) (any, error) {
 	}
 	l := newModuleLoader(base, st)
 	indexErr := l.refreshIndex(ctx)
+	if indexErr == nil && st.empty() {
+		l.fetchBundle() // a first visit: every module will come from the network
+	}
 	reg := node.NewRegistry()
 	if err := wasmnode.Register(reg, h, l, wasmnode.Standard); err != nil {
 		return nil, err
