@@ -14,8 +14,10 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,18 +129,27 @@ func isolated(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// BundleName is the file under /modules/ that holds every module under
-// minCompress bytes as one msgpack map of file name to bytes (the standard C
-// modules: about 130 KB, 50 KB gzipped).
+// BundleName is the file under /modules/ that holds the small modules as one
+// msgpack map of file name to bytes: each under minCompress bytes, smallest
+// first, up to maxBundle bytes in all (the standard C modules and dc_block:
+// about 130 KB, 45 KB gzipped).
 const BundleName = "bundle.msgpack"
+
+// maxBundle bounds the bundle, which every first visit fetches, whatever
+// `serve --modules DIR` adds.
+const maxBundle = 256 << 10
 
 // moduleBundle is the body of /modules/bundle.msgpack.
 func moduleBundle(wasm map[string][]byte) []byte {
-	small := map[string][]byte{}
-	for name, b := range wasm {
-		if len(b) < minCompress {
-			small[name] = b
+	names := slices.Sorted(maps.Keys(wasm))
+	slices.SortStableFunc(names, func(a, b string) int { return len(wasm[a]) - len(wasm[b]) })
+	small, total := map[string][]byte{}, 0
+	for _, name := range names {
+		b := wasm[name]
+		if len(b) >= minCompress || total+len(b) > maxBundle {
+			break
 		}
+		small[name], total = b, total+len(b)
 	}
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -280,8 +281,21 @@ func TestModuleBundle(t *testing.T) {
 			t.Fatalf("with %q: the bundle holds %d modules %v, want a.wasm and b.wasm as they are", accept, len(got), slices.Sorted(maps.Keys(got)))
 		}
 	}
+	// The bundle stops at maxBundle bytes, smallest modules first.
+	many := fstest.MapFS{}
+	for i := range 10 {
+		many[fmt.Sprintf("m%d.wasm", i)] = &fstest.MapFile{Data: bytes.Repeat([]byte{byte(i)}, maxBundle/8+i)}
+	}
+	_, body := get(t, Handler(many, nil), "/modules/"+BundleName, "")
+	var capped map[string][]byte
+	if err := msgpack.Unmarshal(body, &capped); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(capped)); !slices.Equal(got, []string{"m0.wasm", "m1.wasm", "m2.wasm", "m3.wasm", "m4.wasm", "m5.wasm", "m6.wasm"}) {
+		t.Fatalf("bundle of ten modules of about an eighth of the cap: %v, want the seven smallest", got)
+	}
 	// Without modules the bundle is an empty map, not an error.
-	_, body := get(t, Handler(nil, nil), "/modules/"+BundleName, "")
+	_, body = get(t, Handler(nil, nil), "/modules/"+BundleName, "")
 	var none map[string][]byte
 	if err := msgpack.Unmarshal(body, &none); err != nil || len(none) != 0 {
 		t.Fatalf("no modules: %v, %d in the bundle", err, len(none))
