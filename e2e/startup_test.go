@@ -217,3 +217,48 @@ func TestStartupBadBundle(t *testing.T) {
 		_ = chromedp.Cancel(ctx)
 	}
 }
+
+// TestStartupPreparesRecent: a visit prepares the modules of the node types
+// the origin's last pipeline used (read from IndexedDB and compiled) right
+// after init, before the page asks for a pipeline; the pipeline then reads
+// none again.
+func TestStartupPreparesRecent(t *testing.T) {
+	s := startServer(t)
+	px := startProxy(t, s, map[string]string{
+		"/start.html": strings.Replace(startupPage, "%s", "", 1),
+		"/load.html": `<!doctype html><script src="/remotemedia.js"></script><script>
+		  window.moduleReads = 0;
+		  const get = IDBObjectStore.prototype.get;
+		  IDBObjectStore.prototype.get = function (key) {
+		    if (this.name === "modules") window.moduleReads++;
+		    return get.call(this, key);
+		  };
+		  window.rmP = RemoteMedia.load();
+		</script>`,
+	})
+	ctx := browser(t)
+	navigate(t, ctx, px.url+"start.html")
+	if got := eval[startupLoad](t, ctx, "return await window.result;"); got.Err != "" || got.Frames != 1 {
+		t.Fatalf("first visit: %q, %d frames", got.Err, got.Frames)
+	}
+	kept := eval[string](t, ctx, `
+		const db = await new Promise((ok, fail) => { const r = indexedDB.open("remotemedia"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+		return await new Promise((ok) => { const r = db.transaction("meta").objectStore("meta").get("recent-types"); r.onsuccess = () => ok(String(r.result)); });`)
+	if kept != `["gain","resample","to_mono","vad"]` {
+		t.Fatalf("node types kept after the first visit: %s, want the example's four", kept)
+	}
+	navigate(t, ctx, px.url+"load.html")
+	// dc_block (registered at init) and the example's four modules, with no
+	// rm.pipeline called.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.moduleReads >= 5`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the modules of the last pipeline's node types were not read after init: %d reads (%v)", eval[int](t, ctx, "return window.moduleReads;"), err)
+	}
+	frames := eval[int](t, ctx, `
+		const rm = await window.rmP;
+		const p = await rm.pipeline(await fetch("/examples/speech-frontend.yaml").then((r) => r.text()));
+		const out = await p.process({ audio: new Float32Array(1920), sampleRate: 48000, channels: 2 });
+		return out.stats.find((s) => s.id === "mono").in;`)
+	if reads := eval[int](t, ctx, "return window.moduleReads;"); frames != 1 || reads != 5 {
+		t.Fatalf("the pipeline after: %d frames, %d module reads in all; want 1 and 5 (none read again)", frames, reads)
+	}
+}

@@ -43,8 +43,9 @@ type store struct {
 	db     *idb.Database
 	writes sync.WaitGroup // the writes putLater started
 
-	mu    sync.Mutex
-	known map[string]bool // the modules store's keys, when remotemedia.js read them (nil: unknown)
+	mu     sync.Mutex
+	known  map[string]bool // the modules store's keys, when remotemedia.js read them (nil: unknown)
+	recent []string        // the node types kept under metaRecentKey (recent.go)
 }
 
 // errNoIndexedDB is openStore's error in a page without IndexedDB.

@@ -167,7 +167,9 @@ func (c *core) init(args []js.Value) (any, error) {
 	c.mu.Unlock()
 	go func() {
 		defer close(ready)
+		recent := st.recentTypes(ctx)
 		declared := registerDeclared(ctx, reg, h, l)
+		go prepareRecent(ctx, reg, recent)
 		// Only now, so that a call never sees a registry being filled (a page
 		// may call init again: RemoteMedia.load does, each time), and unless a
 		// later init was done first.
@@ -231,6 +233,7 @@ func (c *core) newPipeline(args []js.Value) (any, error) {
 	if err := runner.Prepare(context.Background(), pl.local()); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	c.store.noteRecentTypes(pl.local().Graph)
 	c.store.flush(context.Background())
 	c.mu.Lock()
 	defer c.mu.Unlock()
