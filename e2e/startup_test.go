@@ -132,54 +132,39 @@ func TestStartupCaches(t *testing.T) {
 }
 
 // TestStartupBadGzipCopy: when core.wasm.gz does not inflate to WebAssembly (a
-// proxy on the way mangled it, say), a first visit fetches core.wasm itself.
+// proxy on the way mangled it, say: not gzip, or gzip of something else), a
+// first visit fetches core.wasm itself, and what the Cache API keeps for the
+// next visit is that WebAssembly, not the failed copy.
 func TestStartupBadGzipCopy(t *testing.T) {
-	s := startServer(t)
-	px := startProxy(t, s, map[string]string{
-		"/start.html":   strings.Replace(startupPage, "%s", "", 1),
-		"/core.wasm.gz": "not gzip",
-	})
-	ctx := browser(t)
-	navigate(t, ctx, px.url+"start.html")
-	got := eval[startupLoad](t, ctx, "return await window.result;")
-	if got.Err != "" || got.Frames != 1 {
-		t.Fatalf("with a bad core.wasm.gz: %q, %d frames; want the pipeline run on one frame", got.Err, got.Frames)
-	}
-	if !slices.Equal(got.Core, []string{"core.wasm.gz", "core.wasm"}) {
-		t.Errorf("requests %v, want core.wasm.gz, then core.wasm", got.Core)
-	}
-}
-
-// TestStartupGzipCopyNotWasm: when core.wasm.gz inflates, but not to
-// WebAssembly, a first visit fetches core.wasm itself, and what the Cache API
-// keeps for the next visit is that WebAssembly, not the inflated copy.
-func TestStartupGzipCopyNotWasm(t *testing.T) {
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
+	var other bytes.Buffer
+	w := gzip.NewWriter(&other)
 	_, _ = w.Write(bytes.Repeat([]byte("not WebAssembly "), 4096))
 	_ = w.Close()
 	s := startServer(t)
-	px := startProxy(t, s, map[string]string{
-		"/start.html":   strings.Replace(startupPage, "%s", "", 1),
-		"/core.wasm.gz": gz.String(),
-	})
-	ctx := browser(t)
-	navigate(t, ctx, px.url+"start.html")
-	got := eval[startupLoad](t, ctx, "return await window.result;")
-	if got.Err != "" || got.Frames != 1 {
-		t.Fatalf("with core.wasm.gz not WebAssembly: %q, %d frames; want the pipeline run on one frame", got.Err, got.Frames)
-	}
-	if !slices.Equal(got.Core, []string{"core.wasm.gz", "core.wasm"}) {
-		t.Errorf("requests %v, want core.wasm.gz, then core.wasm", got.Core)
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Object.keys(localStorage).some((k) => k.startsWith("remotemedia:cached:"))`,
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-		t.Fatalf("core.wasm not in the Cache API after a load: %v", err)
-	}
-	navigate(t, ctx, px.url+"start.html")
-	again := eval[startupLoad](t, ctx, "return await window.result;")
-	if again.Err != "" || again.Frames != 1 || !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
-		t.Fatalf("the next visit: %q, %d frames, marks %v; want the pipeline run from the Cache API's copy", again.Err, again.Frames, again.Marks)
+	for _, tc := range []struct{ name, copy string }{{"not gzip", "not gzip"}, {"gzip, not WebAssembly", other.String()}} {
+		px := startProxy(t, s, map[string]string{
+			"/start.html":   strings.Replace(startupPage, "%s", "", 1),
+			"/core.wasm.gz": tc.copy,
+		})
+		ctx := browser(t)
+		navigate(t, ctx, px.url+"start.html")
+		got := eval[startupLoad](t, ctx, "return await window.result;")
+		if got.Err != "" || got.Frames != 1 {
+			t.Fatalf("%s: %q, %d frames; want the pipeline run on one frame", tc.name, got.Err, got.Frames)
+		}
+		if !slices.Equal(got.Core, []string{"core.wasm.gz", "core.wasm"}) {
+			t.Errorf("%s: requests %v, want core.wasm.gz, then core.wasm", tc.name, got.Core)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Object.keys(localStorage).some((k) => k.startsWith("remotemedia:cached:"))`,
+			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("%s: core.wasm not in the Cache API after a load: %v", tc.name, err)
+		}
+		navigate(t, ctx, px.url+"start.html")
+		again := eval[startupLoad](t, ctx, "return await window.result;")
+		if again.Err != "" || again.Frames != 1 || !slices.Equal(again.Marks, []string{"remotemedia:core-from-cache"}) {
+			t.Fatalf("%s: the next visit: %q, %d frames, marks %v; want the pipeline run from the Cache API's copy", tc.name, again.Err, again.Frames, again.Marks)
+		}
+		_ = chromedp.Cancel(ctx)
 	}
 }
 

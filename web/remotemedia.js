@@ -76,7 +76,8 @@
   function setCacheHint(url) {
     try { if (g.localStorage) g.localStorage.setItem(cachedKey(url), url); } catch { /* storage full or refused */ }
   }
-  // It resolves to {resp, fromCache}. With gz (the URL of a gzip copy of url),
+  // It resolves to {resp, fromCache, stored}, stored settling once the copy
+  // for the Cache API is written (or not). With gz (the URL of a gzip copy of url),
   // the network's copy comes from there, inflated in the page (inflated).
   // With network, the Cache API is not read first: the copy there may be the
   // one that just failed.
@@ -106,7 +107,7 @@
         (other ? " (a server on another origin must allow this page's origin " + new URL(g.location.href).origin + ": remotemedia serve --allow-origin)" : ""));
     }
     const copy = resp.clone();
-    cacheP.then(async (cache) => {
+    const stored = cacheP.then(async (cache) => {
       const old = cache && (await cache.match(url));
       const etag = resp.headers.get("etag");
       if (cache && (!old || !etag || old.headers.get("etag") !== etag)) {
@@ -120,7 +121,7 @@
         if (cache && immutable) setCacheHint(url);
       }
     }).catch(() => {});
-    return { resp, fromCache: false };
+    return { resp, fromCache: false, stored };
   }
 
   // inflateHere says whether core.wasm from base is better fetched as its gzip
@@ -197,7 +198,10 @@
     // itself is fetched from the network; its copy then replaces the inflated one
     // in the Cache API (another ETag).
     const gz = VERSIONS["core.wasm.gz"] && typeof DecompressionStream === "function" && inflateHere(base) ? base + versioned("core.wasm.gz") : null;
-    const compile = (gz, network) => fetchCached(base + versioned("core.wasm"), !!VERSIONS["core.wasm"], gz, network).then(({ resp, fromCache }) => {
+    const url = base + versioned("core.wasm");
+    let storing = null; // the gzip copy's way into the Cache API
+    const compile = (gz, network) => fetchCached(url, !!VERSIONS["core.wasm"], gz, network).then(({ resp, fromCache, stored }) => {
+      if (gz) storing = stored;
       mark("response");
       mark(fromCache ? "core-from-cache" : "core-from-network");
       // Streaming compilation lets V8 keep the compiled code for the next visit
@@ -206,7 +210,14 @@
       const module = streaming ? WebAssembly.compileStreaming(resp) : resp.arrayBuffer().then((b) => WebAssembly.compile(b));
       return module.then((m) => ({ module: m, fromCache, streaming }));
     });
-    const compiling = compile(gz).catch((err) => gz ? compile(null, true) : Promise.reject(err));
+    const compiling = compile(gz).catch(async (err) => {
+      if (!gz) throw err;
+      // The copy that failed may be on its way into the Cache API: let it land and
+      // take it out, so that the copy fetched now is the one a later visit finds.
+      await storing;
+      if (g.caches) await g.caches.open(CACHE).then((c) => c.delete(url)).catch(() => {});
+      return compile(null, true);
+    });
     compiling.catch(() => {}); // it may fail before the scripts are in: `await compiling` below reports it
     await Promise.all([
       g.Go ? null : loadScript(base + versioned("wasm_exec.js")),
