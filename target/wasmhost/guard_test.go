@@ -407,7 +407,7 @@ func FuzzInstrument(f *testing.F) {
 			}
 			return // wazero would size its slices by those counts (bounds.go): the host never gives it such a module
 		}
-		orig, err := rt.CompileModule(ctx, wasm)
+		orig, err := compileModule(ctx, rt, wasm) // as the host does: a panic in wazero's validation is an error
 		if err != nil {
 			return
 		}
@@ -423,7 +423,7 @@ func FuzzInstrument(f *testing.F) {
 				}
 				continue
 			}
-			cm, err := rt.CompileModule(ctx, tc.out)
+			cm, err := compileModule(ctx, rt, tc.out)
 			if err != nil {
 				t.Fatalf("wazero compiles the module, not what %s made of it: %v", tc.name, err)
 			}

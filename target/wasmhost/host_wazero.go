@@ -93,11 +93,24 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (wasmnode.
 			return nil, fmt.Errorf("wasm: module %q: %w", name, err)
 		}
 	}
-	cm, err := h.rt.CompileModule(ctx, code)
+	cm, err := compileModule(ctx, h.rt, code)
 	if err != nil {
 		return nil, fmt.Errorf("wasm: module %q: %w", name, err)
 	}
 	return &module{h: h, name: name, cm: cm, guarded: guarded, exports: cm.ExportedFunctions()}, nil
+}
+
+// compileModule is rt.CompileModule, with a panic in wazero's validation
+// turned into an error: wazero 1.12 indexes out of range on some malformed
+// modules (FuzzInstrument found one: testdata/fuzz/FuzzInstrument/5148988995099bca),
+// which would otherwise take the whole server down with one bad module file.
+func compileModule(ctx context.Context, rt wazero.Runtime, code []byte) (cm wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cm, err = nil, fmt.Errorf("%w: wazero could not validate it (%v)", ErrMalformed, r)
+		}
+	}()
+	return rt.CompileModule(ctx, code)
 }
 
 // Close stops the watchdog and closes the runtime with every module and instance.
