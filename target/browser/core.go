@@ -169,7 +169,7 @@ func (c *core) init(args []js.Value) (any, error) {
 		defer close(ready)
 		recent := st.recentTypes(ctx)
 		declared := registerDeclared(ctx, reg, h, l)
-		go prepareRecent(ctx, reg, recent)
+		prepareRecent(ctx, reg, recent)
 		// Only now, so that a call never sees a registry being filled (a page
 		// may call init again: RemoteMedia.load does, each time), and unless a
 		// later init was done first.

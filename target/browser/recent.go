@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
 	"syscall/js"
 
 	"github.com/remotemedia/hybrid/core/node"
@@ -68,16 +67,13 @@ func (s *store) noteRecentTypes(g *sched.Graph) {
 	s.putLater(storeMeta, metaRecentKey, js.ValueOf(string(b)))
 }
 
-// prepareRecent prepares the node types of reg named in types, each on its own
-// goroutine; errors are the pipeline's to report, when one uses the type.
+// prepareRecent starts preparing the node types of reg named in types, each
+// on its own goroutine; errors are the pipeline's to report, when one uses the
+// type.
 func prepareRecent(ctx context.Context, reg *node.Registry, types []string) {
-	var wg sync.WaitGroup
 	for _, t := range types {
-		spec, err := reg.Lookup(t, "")
-		if err != nil || spec.Prepare == nil {
-			continue
+		if spec, err := reg.Lookup(t, ""); err == nil && spec.Prepare != nil {
+			go func() { _ = spec.Prepare(ctx) }()
 		}
-		wg.Go(func() { _ = spec.Prepare(ctx) })
 	}
-	wg.Wait()
 }
